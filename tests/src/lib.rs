@@ -1,1 +1,350 @@
-//! Test helpers (being written).
+//! Test fixtures for Manifesto's integration tests.
+//!
+//! [`TestServer`] runs the real server in-process on `127.0.0.1:0` over a data directory the
+//! test owns, so it can be stopped and started again on the same data. [`TestClient`] is a
+//! y-websocket client made of a yrs `Doc` and a tokio-tungstenite connection, driven
+//! explicitly by the test (no background task), so tests decide when frames are sent and read.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use manifesto_protocol::yrs;
+use manifesto_server::config::{Config, Durability};
+use manifesto_server::room::Room;
+use manifesto_server::store::{SledStore, Store, SyncMode};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use yrs::sync::awareness::AwarenessUpdateEntry;
+use yrs::sync::{AwarenessUpdate, Message, MessageReader, SyncMessage};
+use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Transact, TransactionMut, Update};
+
+/// How long a test waits for something that should take milliseconds.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The real server, running in this process.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server on `data_dir` with the default configuration.
+    pub async fn start(data_dir: &Path) -> TestServer {
+        TestServer::start_with(data_dir, |_| {}).await
+    }
+
+    /// Starts a server on `data_dir` after `adjust` has changed the default configuration.
+    pub async fn start_with(data_dir: &Path, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        // Server logs appear in a test's output when MANIFESTO_LOG is set (e.g. to "debug").
+        if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("MANIFESTO_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let mut config = Config::new(addr, data_dir.to_path_buf());
+        // Tests run many servers; power-loss durability costs an fdatasync per batch and
+        // proves nothing more in-process. The crash test uses the binary's default.
+        config.durability = Durability::ProcessCrash;
+        adjust(&mut config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(manifesto_server::run(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        TestServer { addr, data_dir: data_dir.to_path_buf(), stop: Some(stop), task: Some(task) }
+    }
+
+    /// The WebSocket URL of document `document`.
+    pub fn ws_url(&self, document: &str) -> String {
+        format!("ws://{}/ws/{document}", self.addr)
+    }
+
+    /// The HTTP URL of `path`.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Shuts the server down gracefully and waits until it has released its data directory.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result = tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("server stops within 30 s")
+                .expect("server task did not panic");
+            result.expect("server shut down cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Reads the document `name` as stored in a (stopped) server's data directory.
+pub fn stored_document(data_dir: &Path, name: &str) -> anyhow::Result<Room> {
+    let store = SledStore::open(&data_dir.join("store"), SyncMode::ProcessCrash)
+        .context("open the store")?;
+    let stored = store.load_document(name).context("load document")?;
+    Ok(Room::from_stored(&stored)?)
+}
+
+/// The text of root `Y.Text` `name` of `doc`.
+pub fn text_of(doc: &Doc, name: &str) -> String {
+    let text = doc.get_or_insert_text(name);
+    text.get_string(&doc.transact())
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A y-websocket client driven step by step by the test.
+pub struct TestClient {
+    /// The client's replica of the document.
+    pub doc: Doc,
+    socket: Socket,
+    /// Awareness states received, by client id: (clock, JSON, or "null" once removed).
+    pub awareness: HashMap<u64, (u32, String)>,
+    /// The close frame received, once the server has closed the connection.
+    pub closed: Option<(u16, String)>,
+    /// Number of update messages (Update or SyncStep2) received.
+    pub n_updates_received: usize,
+}
+
+fn encode(message: &Message) -> Vec<u8> {
+    let mut encoder = EncoderV1::new();
+    message.encode(&mut encoder);
+    encoder.to_vec()
+}
+
+impl TestClient {
+    /// Connects with an empty document and waits until it is in sync with the server.
+    pub async fn connect(url: &str) -> anyhow::Result<TestClient> {
+        TestClient::connect_with(url, Doc::new()).await
+    }
+
+    /// Connects with `doc` (which may hold edits made offline) and waits until both sides
+    /// have exchanged what the other lacks.
+    pub async fn connect_with(url: &str, doc: Doc) -> anyhow::Result<TestClient> {
+        let mut client = TestClient::connect_raw(url, doc).await?;
+        let own_state = client.doc.transact().state_vector();
+        client.send(&Message::Sync(SyncMessage::SyncStep1(own_state))).await?;
+        let mut synced = false;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !synced {
+            let message = tokio::time::timeout_at(deadline, client.read_message())
+                .await
+                .map_err(|_| anyhow!("no SyncStep2 from the server within {PATIENCE:?}"))??;
+            if let Some(Message::Sync(SyncMessage::SyncStep2(_))) = message {
+                synced = true;
+            }
+            if client.closed.is_some() {
+                bail!("closed during the handshake: {:?}", client.closed);
+            }
+        }
+        Ok(client)
+    }
+
+    /// Opens the WebSocket without any handshake message.
+    pub async fn connect_raw(url: &str, doc: Doc) -> anyhow::Result<TestClient> {
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .with_context(|| format!("connect to {url}"))?;
+        Ok(TestClient { doc, socket, awareness: HashMap::new(), closed: None, n_updates_received: 0 })
+    }
+
+    /// Sends one y-sync message.
+    pub async fn send(&mut self, message: &Message) -> anyhow::Result<()> {
+        self.send_raw(encode(message)).await
+    }
+
+    /// Sends arbitrary bytes as one binary frame.
+    pub async fn send_raw(&mut self, frame: Vec<u8>) -> anyhow::Result<()> {
+        self.socket.send(WsMessage::Binary(frame.into())).await.context("send frame")
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&mut self, text: &str) -> anyhow::Result<()> {
+        self.socket.send(WsMessage::Text(text.into())).await.context("send text frame")
+    }
+
+    /// Makes a local edit and returns its update (v1), without sending it.
+    pub fn edit(&self, change: impl FnOnce(&mut TransactionMut)) -> Vec<u8> {
+        let mut txn = self.doc.transact_mut();
+        change(&mut txn);
+        txn.encode_update_v1()
+    }
+
+    /// Sends a v1 update as an Update message.
+    pub async fn send_update(&mut self, update: Vec<u8>) -> anyhow::Result<()> {
+        self.send(&Message::Sync(SyncMessage::Update(update))).await
+    }
+
+    /// Appends `text` to root text `name` and sends the update.
+    pub async fn push_text(&mut self, name: &str, text: &str) -> anyhow::Result<()> {
+        let root = self.doc.get_or_insert_text(name);
+        let update = self.edit(|txn| yrs::Text::push(&root, txn, text));
+        self.send_update(update).await
+    }
+
+    /// Publishes an awareness state for `client_id`.
+    pub async fn set_awareness(&mut self, client_id: u64, clock: u32, json: &str) -> anyhow::Result<()> {
+        let mut clients = HashMap::new();
+        clients.insert(ClientID::new(client_id), AwarenessUpdateEntry { clock, json: json.into() });
+        self.send(&Message::Awareness(AwarenessUpdate { clients })).await
+    }
+
+    /// The text of root text `name`.
+    pub fn text(&self, name: &str) -> String {
+        text_of(&self.doc, name)
+    }
+
+    /// Reads one frame and acts on it like the npm client: applies updates, answers a
+    /// SyncStep1, records awareness and close frames. Returns the first message of the frame.
+    pub async fn read_message(&mut self) -> anyhow::Result<Option<Message>> {
+        let frame = match self.socket.next().await {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                if self.closed.is_none() {
+                    self.closed = Some((1006, format!("connection error: {e}")));
+                }
+                return Ok(None);
+            }
+            None => {
+                if self.closed.is_none() {
+                    self.closed = Some((1006, "connection ended".into()));
+                }
+                return Ok(None);
+            }
+        };
+        let bytes = match frame {
+            WsMessage::Binary(bytes) => bytes,
+            WsMessage::Close(close) => {
+                let (code, reason) = close
+                    .map(|c| (u16::from(c.code), c.reason.to_string()))
+                    .unwrap_or((u16::from(WsCloseCode::Status), String::new()));
+                self.closed = Some((code, reason));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        };
+        let mut decoder = DecoderV1::from(bytes.as_ref());
+        let mut first = None;
+        let mut replies = Vec::new();
+        for message in MessageReader::new(&mut decoder) {
+            let message = message.context("server sent an undecodable message")?;
+            match &message {
+                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                    let diff = self.doc.transact().encode_diff_v1(sv);
+                    replies.push(Message::Sync(SyncMessage::SyncStep2(diff)));
+                }
+                Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                    let update = Update::decode_v1(update).context("server sent a bad update")?;
+                    self.doc.transact_mut().apply_update(update).context("apply server update")?;
+                    self.n_updates_received += 1;
+                }
+                Message::Awareness(update) => {
+                    for (id, entry) in &update.clients {
+                        self.awareness.insert(id.get(), (entry.clock, entry.json.to_string()));
+                    }
+                }
+                Message::Auth(_) | Message::AwarenessQuery => {}
+                Message::Custom(tag, _) => bail!("server sent unknown message type {tag}"),
+            }
+            if first.is_none() {
+                first = Some(message);
+            }
+        }
+        for reply in replies {
+            self.send(&reply).await?;
+        }
+        Ok(first)
+    }
+
+    /// Reads frames until `done` holds, failing after [`PATIENCE`].
+    pub async fn wait_until(&mut self, done: impl Fn(&TestClient) -> bool) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !done(self) {
+            if let Some(closed) = &self.closed {
+                bail!("connection closed while waiting: {closed:?}");
+            }
+            tokio::time::timeout_at(deadline, self.read_message())
+                .await
+                .map_err(|_| anyhow!("condition not reached within {PATIENCE:?}"))??;
+        }
+        Ok(())
+    }
+
+    /// A barrier: sends a SyncStep1 and reads until the server's SyncStep2 answer, which the
+    /// server sends only after every message this client sent before has been handled and
+    /// made durable.
+    pub async fn sync(&mut self) -> anyhow::Result<()> {
+        let sv = self.state_vector();
+        self.send(&Message::Sync(SyncMessage::SyncStep1(sv))).await?;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(closed) = &self.closed {
+                bail!("connection closed while syncing: {closed:?}");
+            }
+            let message = tokio::time::timeout_at(deadline, self.read_message())
+                .await
+                .map_err(|_| anyhow!("no SyncStep2 within {PATIENCE:?}"))??;
+            if let Some(Message::Sync(SyncMessage::SyncStep2(_))) = message {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads frames until the server closes the connection; returns its code and reason.
+    pub async fn wait_closed(&mut self) -> anyhow::Result<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(closed) = &self.closed {
+                return Ok(closed.clone());
+            }
+            tokio::time::timeout_at(deadline, self.read_message())
+                .await
+                .map_err(|_| anyhow!("not closed within {PATIENCE:?}"))?
+                .ok();
+        }
+    }
+
+    /// Reads whatever arrives during `period` (for checking that nothing does).
+    pub async fn drain_for(&mut self, period: Duration) {
+        let deadline = tokio::time::Instant::now() + period;
+        while self.closed.is_none() {
+            match tokio::time::timeout_at(deadline, self.read_message()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+
+    /// The client's state vector.
+    pub fn state_vector(&self) -> StateVector {
+        self.doc.transact().state_vector()
+    }
+}

@@ -1,0 +1,53 @@
+//! Group commit: one store flush answers every flush request that arrived while the previous
+//! flush ran, across all documents.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+
+use crate::store::{Store, StoreError};
+
+type FlushReply = oneshot::Sender<Result<(), StoreError>>;
+
+/// A handle to the flusher task. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Flusher {
+    requests: mpsc::UnboundedSender<FlushReply>,
+}
+
+impl Flusher {
+    /// Starts the flusher task on `tracker`. It stops when every handle is dropped.
+    pub fn start(store: Arc<dyn Store>, tracker: &TaskTracker) -> Flusher {
+        // Unbounded is safe: each caller waits for its answer, so there is at most one request
+        // per room task in the queue.
+        let (requests, mut inbox) = mpsc::unbounded_channel::<FlushReply>();
+        tracker.spawn(async move {
+            while let Some(first) = inbox.recv().await {
+                let mut waiting = vec![first];
+                while let Ok(next) = inbox.try_recv() {
+                    waiting.push(next);
+                }
+                let store = store.clone();
+                let result = match tokio::task::spawn_blocking(move || store.flush()).await {
+                    Ok(result) => result,
+                    Err(e) => Err(StoreError::Database(format!("flush task failed: {e}"))),
+                };
+                for reply in waiting {
+                    // A requester that went away does not need its answer.
+                    let _ = reply.send(result.clone());
+                }
+            }
+        });
+        Flusher { requests }
+    }
+
+    /// Returns once every append made before this call is durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(reply)
+            .map_err(|_| StoreError::Database("flusher stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Database("flusher stopped".into()))?
+    }
+}

@@ -1,0 +1,178 @@
+//! One live document: its yrs `Doc` and the awareness states of the people editing it.
+//!
+//! A `Room` is plain data with synchronous methods. It knows nothing of sockets, tasks, storage
+//! or HTTP: the room task in [`crate::rooms`] feeds it decoded messages and decides what to
+//! persist and whom to tell.
+
+use std::collections::HashSet;
+
+use manifesto_protocol::yrs;
+use thiserror::Error;
+use yrs::sync::{Awareness, AwarenessUpdate};
+use yrs::updates::decoder::Decode;
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+
+use crate::store::StoredDocument;
+
+/// An update the document refused.
+#[derive(Debug, Error)]
+pub enum RoomError {
+    /// yrs could not integrate the update.
+    #[error("update rejected: {0}")]
+    UpdateRejected(String),
+    /// Stored bytes could not be decoded into the document.
+    #[error("stored update {index} is undecodable: {reason}")]
+    StoredUpdateUndecodable { index: usize, reason: String },
+}
+
+/// The v1 encoding of an update that changes nothing: no structs, empty delete set.
+const EMPTY_UPDATE_V1: [u8; 2] = [0, 0];
+
+/// One live document and its presence states.
+pub struct Room {
+    awareness: Awareness,
+}
+
+impl Room {
+    /// An empty document.
+    pub fn new() -> Room {
+        Room { awareness: Awareness::new(Doc::new()) }
+    }
+
+    /// The document as stored: its snapshot, then every logged update in order.
+    pub fn from_stored(stored: &StoredDocument) -> Result<Room, RoomError> {
+        let mut room = Room::new();
+        let parts = stored.snapshot.iter().chain(stored.updates.iter());
+        for (index, bytes) in parts.enumerate() {
+            let update = Update::decode_v1(bytes).map_err(|e| {
+                RoomError::StoredUpdateUndecodable { index, reason: e.to_string() }
+            })?;
+            room.apply_update(update)?;
+        }
+        Ok(room)
+    }
+
+    /// Integrates `update` and returns what it changed, encoded by yrs (v1), or `None` when the
+    /// update brought nothing new (or only blocks that wait for missing predecessors).
+    pub fn apply_update(&mut self, update: Update) -> Result<Option<Vec<u8>>, RoomError> {
+        let mut txn = self.awareness.doc().transact_mut();
+        txn.apply_update(update).map_err(|e| RoomError::UpdateRejected(e.to_string()))?;
+        let delta = txn.encode_update_v1();
+        Ok((delta != EMPTY_UPDATE_V1).then_some(delta))
+    }
+
+    /// The document's state vector.
+    pub fn state_vector(&self) -> StateVector {
+        self.awareness.doc().transact().state_vector()
+    }
+
+    /// Everything the document has that a peer with `state_vector` lacks (v1).
+    pub fn diff(&self, state_vector: &StateVector) -> Vec<u8> {
+        self.awareness.doc().transact().encode_diff_v1(state_vector)
+    }
+
+    /// The whole document as one update (v1), for snapshots.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.diff(&StateVector::default())
+    }
+
+    /// The underlying yrs document.
+    pub fn doc(&self) -> &Doc {
+        self.awareness.doc()
+    }
+
+    /// Applies an awareness update and returns the entries that changed anything, to be relayed
+    /// to everyone; `None` when nothing changed.
+    pub fn apply_awareness(&mut self, update: AwarenessUpdate) -> Option<AwarenessUpdate> {
+        let summary = self.awareness.apply_update_summary(update).ok()??;
+        self.awareness.update_with_clients(summary.all_changes()).ok()
+    }
+
+    /// Marks the states of `client_ids` as gone and returns the update that tells everyone.
+    pub fn remove_awareness(&mut self, client_ids: &HashSet<ClientID>) -> Option<AwarenessUpdate> {
+        let mut removed = Vec::new();
+        for &id in client_ids {
+            // Only ids this room has seen; removing an unknown id would invent a state for it.
+            if self.awareness.meta(id).is_some() {
+                self.awareness.remove_state(id);
+                removed.push(id);
+            }
+        }
+        if removed.is_empty() {
+            return None;
+        }
+        self.awareness.update_with_clients(removed).ok()
+    }
+
+    /// Every present awareness state, or `None` when nobody has published one.
+    pub fn awareness_state(&self) -> Option<AwarenessUpdate> {
+        let update = self.awareness.update().ok()?;
+        (!update.clients.is_empty()).then_some(update)
+    }
+}
+
+impl Default for Room {
+    fn default() -> Self {
+        Room::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::{GetString, Text};
+
+    fn edit(text: &str) -> Update {
+        let doc = Doc::new();
+        let t = doc.get_or_insert_text("t");
+        let mut txn = doc.transact_mut();
+        t.push(&mut txn, text);
+        Update::decode_v1(&txn.encode_update_v1()).expect("own update decodes")
+    }
+
+    #[test]
+    fn apply_returns_delta_once() {
+        let mut room = Room::new();
+        let update = edit("hello");
+        let bytes = update_bytes(&update);
+        assert!(room.apply_update(update).expect("apply").is_some());
+        let again = Update::decode_v1(&bytes).expect("decode");
+        assert_eq!(room.apply_update(again).expect("apply again"), None);
+        let t = room.doc().get_or_insert_text("t");
+        assert_eq!(t.get_string(&room.doc().transact()), "hello");
+    }
+
+    fn update_bytes(update: &Update) -> Vec<u8> {
+        use yrs::updates::encoder::Encode;
+        update.encode_v1()
+    }
+
+    #[test]
+    fn from_stored_replays_snapshot_and_log() {
+        let mut room = Room::new();
+        room.apply_update(edit("a")).expect("apply");
+        let stored = StoredDocument {
+            snapshot: Some(room.snapshot()),
+            updates: vec![update_bytes(&edit("b"))],
+            next_seq: 5,
+        };
+        let loaded = Room::from_stored(&stored).expect("load");
+        let t = loaded.doc().get_or_insert_text("t");
+        assert_eq!(t.get_string(&loaded.doc().transact()).len(), 2);
+    }
+
+    #[test]
+    fn awareness_add_then_remove() {
+        let mut room = Room::new();
+        let id = ClientID::new(42);
+        let mut clients = std::collections::HashMap::new();
+        clients.insert(id, yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json: r#"{"user":"a"}"#.into() });
+        let relayed = room.apply_awareness(AwarenessUpdate { clients }).expect("changed");
+        assert!(relayed.clients.contains_key(&id));
+        assert!(room.awareness_state().is_some());
+        let removal = room.remove_awareness(&HashSet::from([id])).expect("removed");
+        assert_eq!(&*removal.clients[&id].json, "null");
+        assert!(room.awareness_state().is_none());
+        assert!(room.remove_awareness(&HashSet::from([ClientID::new(7)])).is_none());
+    }
+}

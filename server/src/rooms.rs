@@ -1,0 +1,667 @@
+//! The registry of live rooms, and the task that runs each one.
+//!
+//! Each loaded document has one room task that owns its [`Room`]. Connections talk to it only
+//! through its command channel, so the document is never locked: the task handles commands in
+//! batches, in this order, which is what makes the durability promise hold:
+//!
+//! 1. apply every update of the batch to the document;
+//! 2. append the resulting deltas to the store and wait for a (group-committed) flush;
+//! 3. only then broadcast them, each encoded once, and answer the batch's SyncStep1 requests.
+//!
+//! So no client ever receives an update, in a broadcast or a SyncStep2, that is not durable.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use manifesto_protocol::yrs::sync::AwarenessUpdate;
+use manifesto_protocol::yrs::{ClientID, StateVector};
+use manifesto_protocol::{
+    encode_awareness, encode_sync_step1, encode_sync_step2, encode_update, CloseCode,
+    InboundMessage,
+};
+use thiserror::Error;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::flusher::Flusher;
+use crate::room::Room;
+use crate::store::{Store, StoreError, StoredDocument};
+
+/// Identifies one WebSocket connection for the lifetime of the process.
+pub type ConnId = u64;
+
+/// Why a connection is to be closed, as sent in its close frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The close code.
+    pub code: CloseCode,
+    /// The reason text (at most 123 bytes once encoded).
+    pub reason: String,
+}
+
+impl CloseReason {
+    /// A close reason with `code` and `reason`.
+    pub fn new(code: CloseCode, reason: impl Into<String>) -> CloseReason {
+        CloseReason { code, reason: reason.into() }
+    }
+}
+
+/// The side of a connection that a room keeps, to reach it.
+#[derive(Clone)]
+pub struct Member {
+    /// The connection's id.
+    pub conn: ConnId,
+    /// Frames for this connection alone (SyncStep2 answers, awareness query answers). Bounded:
+    /// a full queue means the connection is too slow, and it is closed.
+    pub direct: mpsc::Sender<Bytes>,
+    /// Set once to close the connection with a code and reason.
+    pub close: Arc<watch::Sender<Option<CloseReason>>>,
+}
+
+impl Member {
+    fn close_with(&self, code: CloseCode, reason: &str) {
+        self.close.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(CloseReason::new(code, reason));
+            true
+        });
+    }
+
+    fn send_direct(&self, frame: Vec<u8>) {
+        if self.direct.try_send(Bytes::from(frame)).is_err() {
+            self.close_with(CloseCode::SlowConsumer, "outbound queue full; reconnect to resync");
+        }
+    }
+}
+
+/// A frame for every member of a room but (optionally) the one it came from.
+#[derive(Debug)]
+pub struct Broadcast {
+    /// The connection whose update this is; it does not need its own update back.
+    pub origin: Option<ConnId>,
+    /// The encoded frame, shared by every receiver.
+    pub frame: Bytes,
+}
+
+/// What a connection gets when it joins a room.
+pub struct Joined {
+    /// Frames to send first: the server's SyncStep1, then the known awareness states.
+    pub initial: Vec<Bytes>,
+    /// Every later broadcast of the room. A receiver that lags behind by more than the
+    /// configured queue length is told so, and its connection is closed.
+    pub broadcast: broadcast::Receiver<Arc<Broadcast>>,
+    /// Where the connection sends its messages.
+    pub room: RoomSender,
+}
+
+/// What the room task answers to a join.
+struct Admission {
+    initial: Vec<Bytes>,
+    broadcast: broadcast::Receiver<Arc<Broadcast>>,
+}
+
+/// The sending side of a room's command channel, for one member.
+#[derive(Clone)]
+pub struct RoomSender {
+    conn: ConnId,
+    commands: mpsc::Sender<RoomCommand>,
+}
+
+impl RoomSender {
+    /// Hands decoded messages to the room, waiting while its queue is full (back-pressure on
+    /// the connection's reads). Fails when the room has stopped.
+    pub async fn send(&self, messages: Vec<InboundMessage>) -> Result<(), RoomGone> {
+        self.commands
+            .send(RoomCommand::Inbound { conn: self.conn, messages })
+            .await
+            .map_err(|_| RoomGone)
+    }
+
+    /// Tells the room the connection has gone, so its awareness states are removed.
+    pub async fn leave(&self) {
+        // A room that has already stopped has nothing to clean up.
+        let _ = self.commands.send(RoomCommand::Leave { conn: self.conn }).await;
+    }
+}
+
+/// The room a connection was in has stopped (it failed, or the server is shutting down).
+#[derive(Debug, Error)]
+#[error("room stopped")]
+pub struct RoomGone;
+
+/// Joining a room failed.
+#[derive(Debug, Error)]
+pub enum JoinError {
+    /// The document could not be loaded from the store.
+    #[error("document could not be loaded: {0}")]
+    LoadFailed(String),
+    /// The room kept stopping while the connection tried to join.
+    #[error("room unavailable")]
+    Unavailable,
+}
+
+enum RoomCommand {
+    Join { member: Member, reply: oneshot::Sender<Result<Admission, JoinError>> },
+    Inbound { conn: ConnId, messages: Vec<InboundMessage> },
+    Leave { conn: ConnId },
+}
+
+/// Settings of the room registry.
+#[derive(Debug, Clone)]
+pub struct RoomsConfig {
+    /// Broadcast frames a member may lag behind before it is closed as too slow.
+    pub outbound_queue_frames: usize,
+    /// How long an empty room stays loaded.
+    pub room_idle: Duration,
+    /// Logged updates after which the document is compacted.
+    pub compact_after_updates: u64,
+    /// Logged bytes after which the document is compacted.
+    pub compact_after_bytes: u64,
+}
+
+/// Most awareness client ids one connection may publish (a browser tab uses one).
+const MAX_AWARENESS_IDS_PER_CONN: usize = 8;
+/// Most commands handled in one batch (one flush).
+const MAX_BATCH_COMMANDS: usize = 512;
+/// Capacity of a room's command channel.
+const ROOM_COMMAND_QUEUE: usize = 4096;
+
+#[derive(Clone)]
+struct RoomHandle {
+    id: u64,
+    commands: mpsc::Sender<RoomCommand>,
+}
+
+struct RoomsInner {
+    config: RoomsConfig,
+    store: Arc<dyn Store>,
+    flusher: Flusher,
+    /// Live rooms by document name. A std mutex, because it is held only to look up, insert or
+    /// remove an entry, never across an await.
+    rooms: Mutex<HashMap<String, RoomHandle>>,
+    next_room_id: AtomicU64,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// The registry of live rooms: loads a document on its first connection, evicts it some time
+/// after its last. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<RoomsInner>,
+}
+
+impl Rooms {
+    /// A registry over `store`. Room tasks run on `tracker` and stop when `shutdown` is
+    /// cancelled and their connections have left.
+    pub fn new(
+        config: RoomsConfig,
+        store: Arc<dyn Store>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Rooms {
+        let flusher = Flusher::start(store.clone(), &tracker);
+        Rooms {
+            inner: Arc::new(RoomsInner {
+                config,
+                store,
+                flusher,
+                rooms: Mutex::new(HashMap::new()),
+                next_room_id: AtomicU64::new(1),
+                tracker,
+                shutdown,
+            }),
+        }
+    }
+
+    /// Number of documents currently loaded.
+    pub fn n_live_rooms(&self) -> usize {
+        self.inner.rooms.lock().map(|rooms| rooms.len()).unwrap_or(0)
+    }
+
+    /// Joins `member` to the room of document `name`, loading the document first if needed.
+    pub async fn join(&self, name: &str, member: Member) -> Result<Joined, JoinError> {
+        // A room may be stopping (evicted) just as we reach it; then a fresh one is started.
+        for _ in 0..4 {
+            let handle = self.handle_for(name);
+            let (reply, answer) = oneshot::channel();
+            let command = RoomCommand::Join { member: member.clone(), reply };
+            if handle.commands.send(command).await.is_err() {
+                self.forget(name, handle.id);
+                continue;
+            }
+            match answer.await {
+                Ok(Ok(admission)) => {
+                    let room = RoomSender { conn: member.conn, commands: handle.commands };
+                    return Ok(Joined {
+                        initial: admission.initial,
+                        broadcast: admission.broadcast,
+                        room,
+                    });
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => self.forget(name, handle.id),
+            }
+        }
+        Err(JoinError::Unavailable)
+    }
+
+    fn handle_for(&self, name: &str) -> RoomHandle {
+        let mut rooms = match self.inner.rooms.lock() {
+            Ok(rooms) => rooms,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(handle) = rooms.get(name) {
+            return handle.clone();
+        }
+        let (commands, inbox) = mpsc::channel(ROOM_COMMAND_QUEUE);
+        let handle =
+            RoomHandle { id: self.inner.next_room_id.fetch_add(1, Ordering::Relaxed), commands };
+        rooms.insert(name.to_owned(), handle.clone());
+        let task = RoomTask::new(name.to_owned(), handle.id, self.inner.clone(), inbox);
+        self.inner.tracker.spawn(task.run());
+        handle
+    }
+
+    fn forget(&self, name: &str, room_id: u64) {
+        let mut rooms = match self.inner.rooms.lock() {
+            Ok(rooms) => rooms,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if rooms.get(name).is_some_and(|h| h.id == room_id) {
+            rooms.remove(name);
+        }
+    }
+}
+
+/// A member as the room task keeps it.
+struct MemberState {
+    member: Member,
+    /// Awareness client ids this connection has published, removed when it leaves.
+    awareness_ids: HashSet<ClientID>,
+}
+
+struct RoomTask {
+    name: String,
+    id: u64,
+    inner: Arc<RoomsInner>,
+    inbox: mpsc::Receiver<RoomCommand>,
+    broadcast: broadcast::Sender<Arc<Broadcast>>,
+    members: HashMap<ConnId, MemberState>,
+    next_seq: u64,
+    updates_since_compaction: u64,
+    bytes_since_compaction: u64,
+    compaction: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What one batch of commands produced, to persist and send once the batch is applied.
+#[derive(Default)]
+struct BatchOutput {
+    /// Deltas made by the batch, with the connection each came from.
+    deltas: Vec<(ConnId, Vec<u8>)>,
+    /// Awareness changes to relay to everyone.
+    awareness: Vec<AwarenessUpdate>,
+    /// SyncStep1 requests to answer once the deltas are durable.
+    sync_requests: Vec<(ConnId, StateVector)>,
+}
+
+impl RoomTask {
+    fn new(
+        name: String,
+        id: u64,
+        inner: Arc<RoomsInner>,
+        inbox: mpsc::Receiver<RoomCommand>,
+    ) -> RoomTask {
+        let (broadcast, _) = broadcast::channel(inner.config.outbound_queue_frames);
+        RoomTask {
+            name,
+            id,
+            inner,
+            inbox,
+            broadcast,
+            members: HashMap::new(),
+            next_seq: 0,
+            updates_since_compaction: 0,
+            bytes_since_compaction: 0,
+            compaction: None,
+        }
+    }
+
+    async fn load(&self) -> Result<(Room, StoredDocument), String> {
+        let store = self.inner.store.clone();
+        let name = self.name.clone();
+        let stored = tokio::task::spawn_blocking(move || store.load_document(&name))
+            .await
+            .map_err(|e| format!("load task failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        // Decoding stored updates is yrs work on trusted bytes, but still contained: a panic
+        // here must not take the process down.
+        let room = std::panic::catch_unwind(AssertUnwindSafe(|| Room::from_stored(&stored)))
+            .map_err(|_| "panic while loading".to_owned())?
+            .map_err(|e| e.to_string())?;
+        Ok((room, stored))
+    }
+
+    async fn run(mut self) {
+        let mut room = match self.load().await {
+            Ok((room, stored)) => {
+                self.next_seq = stored.next_seq;
+                self.updates_since_compaction = stored.updates.len() as u64;
+                self.bytes_since_compaction = stored.updates.iter().map(|u| u.len() as u64).sum();
+                room
+            }
+            Err(reason) => {
+                tracing::error!(document = %self.name, %reason, "could not load document");
+                self.stop_with(|| Err(JoinError::LoadFailed(reason.clone())));
+                return;
+            }
+        };
+        tracing::debug!(document = %self.name, "room loaded");
+        loop {
+            let Some(first) = self.next_command().await else {
+                break;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH_COMMANDS {
+                match self.inbox.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            room = self.handle_batch(room, batch).await;
+        }
+        self.stop_with(|| Err(JoinError::Unavailable));
+        tracing::debug!(document = %self.name, "room stopped");
+    }
+
+    /// The next command, or `None` when the room should stop: it has been empty for the idle
+    /// time, or the server is shutting down and nobody is left.
+    async fn next_command(&mut self) -> Option<RoomCommand> {
+        if !self.members.is_empty() {
+            return self.inbox.recv().await;
+        }
+        if self.inner.shutdown.is_cancelled() {
+            return self.inbox.try_recv().ok();
+        }
+        tokio::select! {
+            command = self.inbox.recv() => command,
+            _ = tokio::time::sleep(self.inner.config.room_idle) => None,
+            _ = self.inner.shutdown.cancelled() => self.inbox.try_recv().ok(),
+        }
+    }
+
+    /// Unregisters the room and answers every queued join with `answer`.
+    fn stop_with(&mut self, answer: impl Fn() -> Result<Admission, JoinError>) {
+        {
+            let mut rooms = match self.inner.rooms.lock() {
+                Ok(rooms) => rooms,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if rooms.get(&self.name).is_some_and(|h| h.id == self.id) {
+                rooms.remove(&self.name);
+            }
+        }
+        // Nothing new can arrive once the entry is gone and the channel is closed; commands
+        // already queued are answered so that joiners retry on a fresh room.
+        self.inbox.close();
+        while let Ok(command) = self.inbox.try_recv() {
+            if let RoomCommand::Join { reply, .. } = command {
+                let _ = reply.send(answer());
+            }
+        }
+    }
+
+    async fn handle_batch(&mut self, mut room: Room, batch: Vec<RoomCommand>) -> Room {
+        let mut out = BatchOutput::default();
+        for command in batch {
+            match command {
+                RoomCommand::Join { member, reply } => self.join(&room, member, reply),
+                RoomCommand::Inbound { conn, messages } => {
+                    for message in messages {
+                        room = self.apply(room, conn, message, &mut out).await;
+                    }
+                }
+                RoomCommand::Leave { conn } => {
+                    if let Some(state) = self.members.remove(&conn) {
+                        if let Some(removal) = room.remove_awareness(&state.awareness_ids) {
+                            out.awareness.push(removal);
+                        }
+                    }
+                }
+            }
+        }
+
+        if !out.deltas.is_empty() {
+            if let Err(e) = self.persist(&out.deltas).await {
+                tracing::error!(document = %self.name, error = %e, "could not store updates");
+                // Nothing of this batch was relayed; every member resynchronises from what
+                // is durable, and members keep their own edits to send again.
+                for state in self.members.values() {
+                    state.member.close_with(CloseCode::InternalError, "storage failed; retry");
+                }
+                return self.reload(Vec::new()).await.unwrap_or(room);
+            }
+            self.broadcast_deltas(out.deltas);
+        }
+        if let Some(update) = merge_awareness(out.awareness) {
+            let frame = Bytes::from(encode_awareness(update));
+            let _ = self.broadcast.send(Arc::new(Broadcast { origin: None, frame }));
+        }
+        for (conn, state_vector) in out.sync_requests {
+            if let Some(state) = self.members.get(&conn) {
+                state.member.send_direct(encode_sync_step2(room.diff(&state_vector)));
+            }
+        }
+        self.maybe_compact(&room);
+        room
+    }
+
+    /// Broadcasts a batch's deltas as one frame, so that a burst of edits costs each member
+    /// one queued frame, not one per edit. The frame skips its origin only when the whole batch
+    /// came from one connection; otherwise the origin gets its own edits back, which Yjs
+    /// ignores.
+    fn broadcast_deltas(&self, deltas: Vec<(ConnId, Vec<u8>)>) {
+        let single_origin = deltas.first().map(|(conn, _)| *conn);
+        let origin = single_origin.filter(|first| deltas.iter().all(|(conn, _)| conn == first));
+        let update = if deltas.len() == 1 {
+            deltas.into_iter().next().map(|(_, delta)| delta)
+        } else {
+            let parts: Vec<&[u8]> = deltas.iter().map(|(_, delta)| delta.as_slice()).collect();
+            match manifesto_protocol::yrs::merge_updates_v1(&parts) {
+                Ok(merged) => Some(merged),
+                Err(e) => {
+                    // Cannot happen for deltas yrs itself encoded; if it does, send them one by
+                    // one rather than lose any.
+                    tracing::error!(document = %self.name, error = %e, "could not merge deltas");
+                    for (conn, delta) in deltas {
+                        let frame = Bytes::from(encode_update(delta));
+                        let _ = self.broadcast.send(Arc::new(Broadcast { origin: Some(conn), frame }));
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(update) = update {
+            let frame = Bytes::from(encode_update(update));
+            // No receivers is fine: nobody else is connected.
+            let _ = self.broadcast.send(Arc::new(Broadcast { origin, frame }));
+        }
+    }
+
+    fn join(
+        &mut self,
+        room: &Room,
+        member: Member,
+        reply: oneshot::Sender<Result<Admission, JoinError>>,
+    ) {
+        // Subscribing before the state is read means that any later update reaches the
+        // member, either in this state or in a broadcast (duplicates are harmless).
+        let broadcast = self.broadcast.subscribe();
+        let mut initial = vec![Bytes::from(encode_sync_step1(&room.state_vector()))];
+        if let Some(awareness) = room.awareness_state() {
+            initial.push(Bytes::from(encode_awareness(awareness)));
+        }
+        let conn = member.conn;
+        if reply.send(Ok(Admission { initial, broadcast })).is_ok() {
+            self.members.insert(conn, MemberState { member, awareness_ids: HashSet::new() });
+        }
+    }
+
+    /// Applies one inbound message. Returns the room to go on with: the same one, or one
+    /// reloaded from the store if yrs panicked while applying.
+    async fn apply(
+        &mut self,
+        mut room: Room,
+        conn: ConnId,
+        message: InboundMessage,
+        out: &mut BatchOutput,
+    ) -> Room {
+        match message {
+            InboundMessage::SyncStep1(state_vector) => out.sync_requests.push((conn, state_vector)),
+            InboundMessage::SyncStep2(update) | InboundMessage::Update(update) => {
+                let applied =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| room.apply_update(update)));
+                match applied {
+                    Ok(Ok(Some(delta))) => out.deltas.push((conn, delta)),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => {
+                        tracing::info!(document = %self.name, conn, error = %e, "update refused");
+                        self.close_member(conn, CloseCode::ProtocolError, "update refused");
+                    }
+                    Err(_) => {
+                        tracing::error!(document = %self.name, conn, "panic while applying an update; reloading the document");
+                        self.close_member(conn, CloseCode::InternalError, "update could not be applied");
+                        // The panic may have left the document half-changed: start again from
+                        // what is stored plus this batch's earlier (good) deltas.
+                        let earlier: Vec<Vec<u8>> =
+                            out.deltas.iter().map(|(_, delta)| delta.clone()).collect();
+                        match self.reload(earlier).await {
+                            Some(reloaded) => room = reloaded,
+                            None => {
+                                for state in self.members.values() {
+                                    state.member.close_with(CloseCode::InternalError, "document reload failed");
+                                }
+                                out.deltas.clear();
+                            }
+                        }
+                    }
+                }
+            }
+            InboundMessage::Awareness(update) => {
+                let Some(state) = self.members.get_mut(&conn) else {
+                    return room;
+                };
+                for id in update.clients.keys() {
+                    if !state.awareness_ids.contains(id)
+                        && state.awareness_ids.len() >= MAX_AWARENESS_IDS_PER_CONN
+                    {
+                        state.member.close_with(CloseCode::PolicyViolation, "too many awareness client ids");
+                        return room;
+                    }
+                    state.awareness_ids.insert(*id);
+                }
+                if let Some(changed) = room.apply_awareness(update) {
+                    out.awareness.push(changed);
+                }
+            }
+            InboundMessage::AwarenessQuery => {
+                if let (Some(state), Some(awareness)) =
+                    (self.members.get(&conn), room.awareness_state())
+                {
+                    state.member.send_direct(encode_awareness(awareness));
+                }
+            }
+            InboundMessage::Auth => {}
+        }
+        room
+    }
+
+    fn close_member(&self, conn: ConnId, code: CloseCode, reason: &str) {
+        if let Some(state) = self.members.get(&conn) {
+            state.member.close_with(code, reason);
+        }
+    }
+
+    /// Reloads the document from the store and re-applies `pending` deltas (not yet stored).
+    async fn reload(&self, pending: Vec<Vec<u8>>) -> Option<Room> {
+        match self.load().await {
+            Ok((mut room, _)) => {
+                for delta in pending {
+                    let decoded = <manifesto_protocol::yrs::Update as manifesto_protocol::yrs::updates::decoder::Decode>::decode_v1(&delta);
+                    let Ok(update) = decoded else { continue };
+                    let reapplied =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| room.apply_update(update)));
+                    if !matches!(reapplied, Ok(Ok(_))) {
+                        return None;
+                    }
+                }
+                Some(room)
+            }
+            Err(reason) => {
+                tracing::error!(document = %self.name, %reason, "could not reload document");
+                None
+            }
+        }
+    }
+
+    /// Appends the batch's deltas and waits until they are durable.
+    async fn persist(&mut self, deltas: &[(ConnId, Vec<u8>)]) -> Result<(), StoreError> {
+        let updates: Vec<Vec<u8>> = deltas.iter().map(|(_, delta)| delta.clone()).collect();
+        let n_updates = updates.len() as u64;
+        let n_bytes: u64 = updates.iter().map(|u| u.len() as u64).sum();
+        let first_seq = self.next_seq;
+        let store = self.inner.store.clone();
+        let name = self.name.clone();
+        tokio::task::spawn_blocking(move || store.append_updates(&name, first_seq, &updates))
+            .await
+            .map_err(|e| StoreError::Database(format!("append task failed: {e}")))??;
+        self.next_seq += n_updates;
+        self.updates_since_compaction += n_updates;
+        self.bytes_since_compaction += n_bytes;
+        self.inner.flusher.flush().await
+    }
+
+    /// Starts a background compaction when the log has grown past the thresholds and none is
+    /// running. Editing goes on meanwhile: later updates get later sequence numbers, which the
+    /// compaction leaves alone.
+    fn maybe_compact(&mut self, room: &Room) {
+        let config = &self.inner.config;
+        let due = self.updates_since_compaction >= config.compact_after_updates
+            || self.bytes_since_compaction >= config.compact_after_bytes;
+        let running = self.compaction.as_ref().is_some_and(|task| !task.is_finished());
+        if !due || running || self.next_seq == 0 {
+            return;
+        }
+        let snapshot = room.snapshot();
+        let through_seq = self.next_seq - 1;
+        let store = self.inner.store.clone();
+        let name = self.name.clone();
+        self.updates_since_compaction = 0;
+        self.bytes_since_compaction = 0;
+        self.compaction = Some(self.inner.tracker.spawn_blocking(move || {
+            match store.compact(&name, &snapshot, through_seq) {
+                Ok(()) => tracing::debug!(document = %name, through_seq, "log compacted"),
+                Err(e) => tracing::warn!(document = %name, error = %e, "compaction failed; will retry"),
+            }
+        }));
+    }
+}
+
+/// Folds several awareness updates into one, later entries winning.
+fn merge_awareness(updates: Vec<AwarenessUpdate>) -> Option<AwarenessUpdate> {
+    let mut merged: Option<AwarenessUpdate> = None;
+    for update in updates {
+        match &mut merged {
+            None => merged = Some(update),
+            Some(all) => all.clients.extend(update.clients),
+        }
+    }
+    merged
+}

@@ -1,0 +1,248 @@
+//! The WebSocket side of a connection: upgrade, a writer task that sends queued frames and
+//! pings, and a read loop that checks, decodes and hands messages to the room.
+//!
+//! Only this module and `http` know about close frames and status codes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use manifesto_protocol::{decode_frame, CloseCode, FrameLimits};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::rooms::{Broadcast, CloseReason, ConnId, Member, Rooms};
+
+/// Direct (non-broadcast) frames queued for one connection before it is closed as too slow.
+const DIRECT_QUEUE_FRAMES: usize = 64;
+/// How long one frame may take to be written before the connection counts as stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the close frame may take to be written.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a connection needs from the server.
+#[derive(Clone)]
+pub struct SocketContext {
+    /// The room registry.
+    pub rooms: Rooms,
+    /// Limits on inbound frames.
+    pub limits: FrameLimits,
+    /// Time between pings.
+    pub ping_interval: Duration,
+    /// Time without inbound frames after which the connection is closed.
+    pub idle_timeout: Duration,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// Runs one upgraded connection on document `document` until it closes.
+pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<SocketContext>) {
+    let conn = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+    let (close_tx, close_rx) = watch::channel(None::<CloseReason>);
+    // Subscribed before anything can set a reason, so the read loop never misses it.
+    let close_tx = Arc::new(close_tx);
+    let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE_FRAMES);
+    let member = Member { conn, direct: direct_tx, close: close_tx.clone() };
+    let (mut sink, stream) = socket.split();
+
+    let joined = match context.rooms.join(&document, member).await {
+        Ok(joined) => joined,
+        Err(e) => {
+            tracing::error!(%document, conn, error = %e, "could not join document");
+            let reason = CloseReason::new(CloseCode::InternalError, "document unavailable; retry later");
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close_message(&reason))).await;
+            return;
+        }
+    };
+    tracing::debug!(%document, conn, "connected");
+
+    let writer = tokio::spawn(write_loop(
+        sink,
+        joined.initial,
+        joined.broadcast,
+        direct_rx,
+        close_tx.clone(),
+        conn,
+        context.clone(),
+    ));
+    read_loop(stream, &joined.room, &close_tx, close_rx, &context).await;
+    joined.room.leave().await;
+    // The writer stops once the close reason is set (the read loop always sets one) or the
+    // socket fails.
+    if writer.await.is_err() {
+        tracing::error!(%document, conn, "writer task failed");
+    }
+    tracing::debug!(%document, conn, "disconnected");
+}
+
+fn close_message(reason: &CloseReason) -> Message {
+    // A close reason is at most 123 bytes; ours are short, but cut on a char boundary anyway.
+    let mut text = reason.reason.clone();
+    while text.len() > 123 {
+        text.pop();
+    }
+    Message::Close(Some(CloseFrame { code: reason.code.code(), reason: text.into() }))
+}
+
+fn set_close(close: &watch::Sender<Option<CloseReason>>, reason: CloseReason) {
+    close.send_if_modified(|current| {
+        if current.is_some() {
+            return false;
+        }
+        *current = Some(reason);
+        true
+    });
+}
+
+async fn read_loop(
+    mut stream: SplitStream<WebSocket>,
+    room: &crate::rooms::RoomSender,
+    close: &watch::Sender<Option<CloseReason>>,
+    mut close_rx: watch::Receiver<Option<CloseReason>>,
+    context: &SocketContext,
+) {
+    loop {
+        let next = tokio::select! {
+            next = tokio::time::timeout(context.idle_timeout, stream.next()) => next,
+            _ = close_rx.changed() => return,
+            _ = context.shutdown.cancelled() => {
+                set_close(close, CloseReason::new(CloseCode::GoingAway, "server shutting down"));
+                return;
+            }
+        };
+        let reason = match next {
+            Err(_) => CloseReason::new(CloseCode::IdleTimeout, "no message or pong received in time"),
+            // The client went away without a close frame, or after one: nothing left to say.
+            Ok(None) => CloseReason::new(CloseCode::GoingAway, "client closed"),
+            Ok(Some(Err(e))) => read_error_reason(e, &context.limits),
+            Ok(Some(Ok(Message::Binary(frame)))) => match decode_frame(&frame, &context.limits) {
+                Ok(messages) => {
+                    if room.send(messages).await.is_err() {
+                        CloseReason::new(CloseCode::InternalError, "document stopped; reconnect")
+                    } else {
+                        continue;
+                    }
+                }
+                Err(e) => CloseReason::new(e.close_code(), e.to_string()),
+            },
+            Ok(Some(Ok(Message::Text(_)))) => {
+                CloseReason::new(CloseCode::UnsupportedData, "text frames are not accepted; send binary y-websocket frames")
+            }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Close(_)))) => CloseReason::new(CloseCode::GoingAway, "client closed"),
+        };
+        set_close(close, reason);
+        return;
+    }
+}
+
+fn read_error_reason(error: axum::Error, limits: &FrameLimits) -> CloseReason {
+    let inner = error.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => CloseReason::new(
+            CloseCode::MessageTooBig,
+            format!("frame over the limit of {} bytes", limits.max_frame_bytes),
+        ),
+        Some(tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_)) => {
+            CloseReason::new(CloseCode::ProtocolError, "websocket protocol error")
+        }
+        _ => CloseReason::new(CloseCode::GoingAway, "connection lost"),
+    }
+}
+
+async fn send_frame(
+    sink: &mut SplitSink<WebSocket, Message>,
+    message: Message,
+) -> Result<(), CloseReason> {
+    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(CloseReason::new(CloseCode::GoingAway, "connection lost")),
+        Err(_) => Err(CloseReason::new(CloseCode::SlowConsumer, "write timed out")),
+    }
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    initial: Vec<Bytes>,
+    mut broadcast: broadcast::Receiver<Arc<Broadcast>>,
+    mut direct: mpsc::Receiver<Bytes>,
+    close: Arc<watch::Sender<Option<CloseReason>>>,
+    conn: ConnId,
+    context: Arc<SocketContext>,
+) {
+    let mut close_rx = close.subscribe();
+    let result =
+        write_frames(&mut sink, initial, &mut broadcast, &mut direct, &mut close_rx, conn, &context)
+            .await;
+    let (Ok(reason) | Err(reason)) = result;
+    // The first reason set wins (the read loop may have set one meanwhile); setting it also
+    // stops the read loop.
+    set_close(&close, reason);
+    let reason = close.borrow().clone();
+    if let Some(reason) = reason {
+        // A slow peer may still be reading what was queued before the close frame: give it
+        // time to reach it. A peer that is gone makes this fail at once.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(&reason))).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// Sends frames until a close reason is known; returns it.
+async fn write_frames(
+    sink: &mut SplitSink<WebSocket, Message>,
+    initial: Vec<Bytes>,
+    broadcast: &mut broadcast::Receiver<Arc<Broadcast>>,
+    direct: &mut mpsc::Receiver<Bytes>,
+    close_rx: &mut watch::Receiver<Option<CloseReason>>,
+    conn: ConnId,
+    context: &SocketContext,
+) -> Result<CloseReason, CloseReason> {
+    for frame in initial {
+        send_frame(sink, Message::Binary(frame)).await?;
+    }
+    let mut ping = tokio::time::interval(context.ping_interval);
+    ping.reset();
+    loop {
+        tokio::select! {
+            // Closing wins over sending more.
+            biased;
+            changed = close_rx.changed() => {
+                let reason = close_rx.borrow_and_update().clone();
+                return match (changed, reason) {
+                    (_, Some(reason)) => Ok(reason),
+                    (Err(_), None) => Ok(CloseReason::new(CloseCode::GoingAway, "connection ended")),
+                    (Ok(()), None) => continue,
+                };
+            }
+            _ = context.shutdown.cancelled() => {
+                return Ok(CloseReason::new(CloseCode::GoingAway, "server shutting down"));
+            }
+            frame = direct.recv() => match frame {
+                Some(frame) => send_frame(sink, Message::Binary(frame)).await?,
+                None => return Ok(CloseReason::new(CloseCode::InternalError, "document stopped; reconnect")),
+            },
+            received = broadcast.recv() => match received {
+                Ok(item) => {
+                    if item.origin != Some(conn) {
+                        send_frame(sink, Message::Binary(item.frame.clone())).await?;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n_missed)) => {
+                    tracing::info!(conn, n_missed, "closing a connection that fell behind");
+                    return Err(CloseReason::new(CloseCode::SlowConsumer, "fell behind the document; reconnect to resync"));
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Ok(CloseReason::new(CloseCode::InternalError, "document stopped; reconnect"));
+                }
+            },
+            _ = ping.tick() => send_frame(sink, Message::Ping(Bytes::new())).await?,
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The real-time core against the real server: convergence, late joiners, restarts,
+//! awareness, hostile frames and slow readers.
+
+use std::time::Duration;
+
+use manifesto_protocol::yrs::sync::{Message, SyncMessage};
+use manifesto_protocol::yrs::{self, Doc, GetString, Transact, XmlFragment};
+use manifesto_protocol::CloseCode;
+use manifesto_tests::{stored_document, text_of, TestClient, TestServer};
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_converge() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("converge");
+    let mut alice = TestClient::connect(&url).await.expect("alice connects");
+    let mut bob = TestClient::connect(&url).await.expect("bob connects");
+
+    alice.push_text("t", "Hello ").await.expect("alice edits");
+    bob.wait_until(|c| c.text("t") == "Hello ").await.expect("bob sees alice");
+    bob.push_text("t", "world").await.expect("bob edits");
+    alice.wait_until(|c| c.text("t") == "Hello world").await.expect("alice sees bob");
+    assert_eq!(bob.text("t"), "Hello world");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_joiner_receives_the_whole_document() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("late");
+    let mut writer = TestClient::connect(&url).await.expect("writer connects");
+    for i in 0..50 {
+        writer.push_text("t", &format!("{i},")).await.expect("edit");
+    }
+    let expected = writer.text("t");
+    // The writer's last edit is durable once the server relays it to someone; a second
+    // client's arrival proves it with its handshake.
+    let late = TestClient::connect(&url).await.expect("late joiner connects");
+    let mut late = late;
+    late.wait_until(|c| c.text("t") == expected).await.expect("late joiner has everything");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_everything_and_offline_edits_merge() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("restart");
+    let mut alice = TestClient::connect(&url).await.expect("alice connects");
+    let mut bob = TestClient::connect(&url).await.expect("bob connects");
+    alice.push_text("t", "before restart. ").await.expect("edit");
+    bob.wait_until(|c| c.text("t") == "before restart. ").await.expect("bob sees it");
+    let bob_doc = bob.doc.clone();
+    bob.close().await;
+    server.stop().await;
+
+    // Bob edits offline while the server is down.
+    {
+        let text = bob_doc.get_or_insert_text("t");
+        let mut txn = bob_doc.transact_mut();
+        yrs::Text::push(&text, &mut txn, "offline edit.");
+    }
+
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("restart");
+    let mut carol = TestClient::connect(&url).await.expect("carol connects after restart");
+    assert_eq!(carol.text("t"), "before restart. ", "the restarted server kept the text");
+    let _bob = TestClient::connect_with(&url, bob_doc).await.expect("bob reconnects");
+    carol
+        .wait_until(|c| c.text("t") == "before restart. offline edit.")
+        .await
+        .expect("bob's offline edit reaches carol");
+    server.stop().await;
+    let stored = stored_document(dir.path(), "restart").expect("stored document");
+    assert_eq!(text_of(stored.doc(), "t"), "before restart. offline edit.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xml_fragment_converges_and_is_stored() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("xml");
+    let mut alice = TestClient::connect(&url).await.expect("alice connects");
+    let mut bob = TestClient::connect(&url).await.expect("bob connects");
+    let fragment = alice.doc.get_or_insert_xml_fragment("prosemirror");
+    let update = alice.edit(|txn| {
+        let p = fragment.push_back(txn, yrs::XmlElementPrelim::empty("paragraph"));
+        p.push_back(txn, yrs::XmlTextPrelim::new("Considérant que…"));
+    });
+    alice.send_update(update).await.expect("send");
+    let bob_fragment = bob.doc.get_or_insert_xml_fragment("prosemirror");
+    bob.wait_until(|c| bob_fragment.get_string(&c.doc.transact()).contains("Considérant"))
+        .await
+        .expect("bob receives the paragraph");
+    server.stop().await;
+    let stored = stored_document(dir.path(), "xml").expect("stored");
+    let fragment = stored.doc().get_or_insert_xml_fragment("prosemirror");
+    assert_eq!(
+        fragment.get_string(&stored.doc().transact()),
+        "<paragraph>Considérant que…</paragraph>"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awareness_reaches_everyone_and_is_removed_on_disconnect() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("presence");
+    let mut alice = TestClient::connect(&url).await.expect("alice connects");
+    let mut bob = TestClient::connect(&url).await.expect("bob connects");
+    alice.set_awareness(1001, 1, r#"{"user":{"name":"Alice"}}"#).await.expect("publish");
+    bob.wait_until(|c| c.awareness.get(&1001).is_some_and(|(_, s)| s.contains("Alice")))
+        .await
+        .expect("bob sees alice's presence");
+    alice
+        .wait_until(|c| c.awareness.get(&1001).is_some_and(|(_, s)| s.contains("Alice")))
+        .await
+        .expect("the sender gets its own awareness back");
+
+    // A late joiner receives the known states on connect.
+    let mut carol = TestClient::connect(&url).await.expect("carol connects");
+    carol
+        .wait_until(|c| c.awareness.contains_key(&1001))
+        .await
+        .expect("carol receives the known awareness states");
+
+    alice.close().await;
+    bob.wait_until(|c| c.awareness.get(&1001).is_some_and(|(_, s)| s == "null"))
+        .await
+        .expect("alice's state is removed when she leaves");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frame_is_closed_with_1009_and_document_unchanged() {
+    let dir = tempdir();
+    let server = TestServer::start_with(dir.path(), |c| c.max_frame_bytes = 64 * 1024).await;
+    let url = server.ws_url("big");
+    let mut writer = TestClient::connect(&url).await.expect("connect");
+    writer.push_text("t", "kept").await.expect("edit");
+    let mut watcher = TestClient::connect(&url).await.expect("watcher");
+    watcher.wait_until(|c| c.text("t") == "kept").await.expect("watcher in sync");
+
+    let text = writer.doc.get_or_insert_text("t");
+    let update = writer.edit(|txn| yrs::Text::push(&text, txn, &"x".repeat(100 * 1024)));
+    writer.send_update(update).await.expect("send big frame");
+    let (code, reason) = writer.wait_closed().await.expect("closed");
+    assert_eq!(code, CloseCode::MessageTooBig.code(), "reason: {reason}");
+
+    watcher.drain_for(Duration::from_millis(300)).await;
+    assert_eq!(watcher.text("t"), "kept");
+    let fresh = TestClient::connect(&url).await.expect("fresh client");
+    assert_eq!(fresh.text("t"), "kept");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_text_frames_are_closed_with_a_reason() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("malformed");
+    let mut writer = TestClient::connect(&url).await.expect("connect");
+    writer.push_text("t", "kept").await.expect("edit");
+
+    let cases: Vec<(&str, Vec<u8>, CloseCode)> = vec![
+        ("unknown message type", vec![9, 0], CloseCode::ProtocolError),
+        ("truncated update", vec![0, 2, 10, 1, 5], CloseCode::ProtocolError),
+        ("huge claimed count", vec![0, 2, 6, 0xff, 0xff, 0xff, 0xff, 0x0f, 0], CloseCode::ProtocolError),
+        ("nested any", nested_any_update(10_000), CloseCode::ProtocolError),
+    ];
+    for (what, frame, expected) in cases {
+        let mut client = TestClient::connect(&url).await.expect("connect");
+        client.send_raw(frame).await.expect("send");
+        let (code, reason) = client.wait_closed().await.expect("closed");
+        assert_eq!(code, expected.code(), "{what}: closed with {code} {reason}");
+        assert!(!reason.is_empty(), "{what}: a reason is given");
+    }
+    let mut client = TestClient::connect(&url).await.expect("connect");
+    client.send_text("hello").await.expect("send text");
+    let (code, _) = client.wait_closed().await.expect("closed");
+    assert_eq!(code, CloseCode::UnsupportedData.code());
+
+    let fresh = TestClient::connect(&url).await.expect("fresh");
+    assert_eq!(fresh.text("t"), "kept", "the document is unchanged");
+    server.stop().await;
+}
+
+/// An Update message whose single item holds `depth` nested `Any` arrays.
+fn nested_any_update(depth: usize) -> Vec<u8> {
+    // update: 1 client, 1 struct, client 7, clock 0; item info 8 (Any content) with a parent
+    // named "m" and parent-sub "k"; content: 1 Any value, nested arrays of length 1.
+    let mut update = vec![1, 1, 7, 0, 8 | 0x20, 1, 1, b'm', 1, b'k', 1];
+    for _ in 0..depth {
+        update.extend_from_slice(&[117, 1]);
+    }
+    update.push(126);
+    update.extend_from_slice(&[0]);
+    let mut frame = vec![0, 2];
+    let mut len = update.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            frame.push(byte);
+            break;
+        }
+        frame.push(byte | 0x80);
+    }
+    frame.extend_from_slice(&update);
+    frame
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_reader_is_closed_then_reconnects_and_converges() {
+    let dir = tempdir();
+    let server = TestServer::start_with(dir.path(), |c| c.outbound_queue_frames = 32).await;
+    let url = server.ws_url("slow");
+    let mut writer = TestClient::connect(&url).await.expect("writer");
+    let mut slow = TestClient::connect(&url).await.expect("slow reader");
+    // The slow reader stops reading while the writer sends far more than its queue holds
+    // (13 MB: more than loopback socket buffers absorb).
+    let chunk = "y".repeat(64 * 1024);
+    let n_chunks = 200;
+    for _ in 0..n_chunks {
+        writer.push_text("t", &chunk).await.expect("edit");
+        // One edit per batch, so each is its own broadcast frame.
+        writer.sync().await.expect("edit handled");
+    }
+    let mut probe = TestClient::connect(&url).await.expect("probe");
+    let expected_len = n_chunks * chunk.len();
+    probe.wait_until(|c| c.text("t").len() == expected_len).await.expect("probe in sync");
+
+    let (code, _) = slow.wait_closed().await.expect("slow reader closed");
+    assert_eq!(code, CloseCode::SlowConsumer.code());
+    let reconnected = TestClient::connect_with(&url, slow.doc.clone()).await.expect("reconnect");
+    assert_eq!(reconnected.text("t").len(), expected_len, "it converges after reconnecting");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_document_name_is_refused_before_upgrade() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let err = TestClient::connect(&server.ws_url("bad%20name")).await.err().expect("refused");
+    assert!(format!("{err:#}").contains("400"), "{err:#}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_step1_is_answered_with_sync_step2() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("step");
+    let mut client = TestClient::connect_raw(&url, Doc::new()).await.expect("connect");
+    let first = client.read_message().await.expect("read");
+    assert!(matches!(first, Some(Message::Sync(SyncMessage::SyncStep1(_)))), "server opens with SyncStep1");
+    let sv = client.state_vector();
+    client.send(&Message::Sync(SyncMessage::SyncStep1(sv))).await.expect("send");
+    let mut got_step2 = false;
+    for _ in 0..5 {
+        if let Some(Message::Sync(SyncMessage::SyncStep2(_))) = client.read_message().await.expect("read") {
+            got_step2 = true;
+            break;
+        }
+    }
+    assert!(got_step2);
+    server.stop().await;
+}
