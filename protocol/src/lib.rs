@@ -13,12 +13,12 @@ mod limits;
 mod validate;
 
 pub use close::CloseCode;
+pub use error::FrameError;
 pub use framing::{
-    decode_frame, encode_auth_denied, encode_awareness, encode_sync_step1, encode_sync_step2,
-    encode_awareness_state, encode_update, InboundMessage,
+    decode_frame, encode_auth_denied, encode_awareness, encode_awareness_state, encode_sync_step1,
+    encode_sync_step2, encode_update, InboundMessage,
 };
 pub use limits::FrameLimits;
-pub use error::FrameError;
 pub use validate::check_frame;
 
 /// Re-exported so that users of the framing functions name the same yrs types.

@@ -51,7 +51,12 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// How durable an update is before it is relayed.
-    #[arg(long, env = "MANIFESTO_DURABILITY", value_enum, default_value = "power-loss")]
+    #[arg(
+        long,
+        env = "MANIFESTO_DURABILITY",
+        value_enum,
+        default_value = "power-loss"
+    )]
     pub durability: Durability,
 
     /// Largest inbound WebSocket frame, in bytes; larger ones are closed with 1009.
@@ -92,7 +97,12 @@ pub struct Config {
 pub enum ConfigError {
     /// A numeric setting is outside its range.
     #[error("{name} must be between {min} and {max}, got {value}")]
-    OutOfRange { name: &'static str, min: u64, max: u64, value: u64 },
+    OutOfRange {
+        name: &'static str,
+        min: u64,
+        max: u64,
+        value: u64,
+    },
     /// The idle timeout does not leave room for a ping to be answered.
     #[error("idle timeout ({idle}s) must be longer than the ping interval ({ping}s)")]
     IdleNotAfterPing { idle: u64, ping: u64 },
@@ -102,7 +112,12 @@ fn check_range(name: &'static str, value: u64, min: u64, max: u64) -> Result<(),
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(ConfigError::OutOfRange { name, min, max, value })
+        Err(ConfigError::OutOfRange {
+            name,
+            min,
+            max,
+            value,
+        })
     }
 }
 
@@ -126,12 +141,27 @@ impl Config {
 
     /// Checks every setting; the first mistake found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_range("max-frame-bytes", self.max_frame_bytes as u64, 1024, 64 * 1024 * 1024)?;
+        check_range(
+            "max-frame-bytes",
+            self.max_frame_bytes as u64,
+            1024,
+            64 * 1024 * 1024,
+        )?;
         check_range("ping-interval-secs", self.ping_interval_secs, 1, 3600)?;
         check_range("idle-timeout-secs", self.idle_timeout_secs, 2, 7200)?;
-        check_range("outbound-queue-frames", self.outbound_queue_frames as u64, 8, 1 << 20)?;
+        check_range(
+            "outbound-queue-frames",
+            self.outbound_queue_frames as u64,
+            8,
+            1 << 20,
+        )?;
         check_range("room-idle-secs", self.room_idle_secs, 0, 86_400)?;
-        check_range("compact-after-updates", self.compact_after_updates, 1, u64::MAX)?;
+        check_range(
+            "compact-after-updates",
+            self.compact_after_updates,
+            1,
+            u64::MAX,
+        )?;
         check_range("compact-after-bytes", self.compact_after_bytes, 1, u64::MAX)?;
         if self.idle_timeout_secs <= self.ping_interval_secs {
             return Err(ConfigError::IdleNotAfterPing {
@@ -144,7 +174,10 @@ impl Config {
 
     /// The limits applied to every inbound frame.
     pub fn frame_limits(&self) -> FrameLimits {
-        FrameLimits { max_frame_bytes: self.max_frame_bytes, ..FrameLimits::default() }
+        FrameLimits {
+            max_frame_bytes: self.max_frame_bytes,
+            ..FrameLimits::default()
+        }
     }
 
     /// [`Config::ping_interval_secs`] as a duration.
@@ -180,9 +213,18 @@ mod tests {
     fn each_mistake_is_named() {
         let mut c = config();
         c.max_frame_bytes = 10;
-        assert!(matches!(c.validate(), Err(ConfigError::OutOfRange { name: "max-frame-bytes", .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::OutOfRange {
+                name: "max-frame-bytes",
+                ..
+            })
+        ));
         let mut c = config();
         c.idle_timeout_secs = 20;
-        assert_eq!(c.validate(), Err(ConfigError::IdleNotAfterPing { idle: 20, ping: 25 }));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::IdleNotAfterPing { idle: 20, ping: 25 })
+        );
     }
 }

@@ -48,6 +48,8 @@ impl Flusher {
         self.requests
             .send(reply)
             .map_err(|_| StoreError::Database("flusher stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Database("flusher stopped".into()))?
+        answer
+            .await
+            .map_err(|_| StoreError::Database("flusher stopped".into()))?
     }
 }

@@ -53,7 +53,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code(), message: self.to_string() };
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        };
         (self.status(), Json(body)).into_response()
     }
 }
@@ -64,7 +67,9 @@ pub fn is_valid_document_name(name: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= MAX_DOCUMENT_NAME_BYTES
         && bytes[0].is_ascii_alphanumeric()
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// State shared by every handler.

@@ -71,7 +71,9 @@ pub async fn run(
         idle_timeout: config.idle_timeout(),
         shutdown: token.clone(),
     });
-    let app = http::router(AppState { sockets: sockets.clone() });
+    let app = http::router(AppState {
+        sockets: sockets.clone(),
+    });
 
     let serve_token = token.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -85,7 +87,10 @@ pub async fn run(
     drop(sockets);
     tracing::info!("shutting down: closing connections and flushing the store");
     tracker.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections or rooms did not finish in time");
     }
     let flush_store = store.clone();

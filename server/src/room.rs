@@ -36,7 +36,9 @@ pub struct Room {
 impl Room {
     /// An empty document.
     pub fn new() -> Room {
-        Room { awareness: Awareness::new(Doc::new()) }
+        Room {
+            awareness: Awareness::new(Doc::new()),
+        }
     }
 
     /// The document as stored: its snapshot, then every logged update in order.
@@ -44,9 +46,11 @@ impl Room {
         let mut room = Room::new();
         let parts = stored.snapshot.iter().chain(stored.updates.iter());
         for (index, bytes) in parts.enumerate() {
-            let update = Update::decode_v1(bytes).map_err(|e| {
-                RoomError::StoredUpdateUndecodable { index, reason: e.to_string() }
-            })?;
+            let update =
+                Update::decode_v1(bytes).map_err(|e| RoomError::StoredUpdateUndecodable {
+                    index,
+                    reason: e.to_string(),
+                })?;
             room.apply_update(update)?;
         }
         Ok(room)
@@ -56,7 +60,8 @@ impl Room {
     /// update brought nothing new (or only blocks that wait for missing predecessors).
     pub fn apply_update(&mut self, update: Update) -> Result<Option<Vec<u8>>, RoomError> {
         let mut txn = self.awareness.doc().transact_mut();
-        txn.apply_update(update).map_err(|e| RoomError::UpdateRejected(e.to_string()))?;
+        txn.apply_update(update)
+            .map_err(|e| RoomError::UpdateRejected(e.to_string()))?;
         let delta = txn.encode_update_v1();
         Ok((delta != EMPTY_UPDATE_V1).then_some(delta))
     }
@@ -85,7 +90,9 @@ impl Room {
     /// to everyone; `None` when nothing changed.
     pub fn apply_awareness(&mut self, update: AwarenessUpdate) -> Option<AwarenessUpdate> {
         let summary = self.awareness.apply_update_summary(update).ok()??;
-        self.awareness.update_with_clients(summary.all_changes()).ok()
+        self.awareness
+            .update_with_clients(summary.all_changes())
+            .ok()
     }
 
     /// Marks the states of `client_ids` as gone and returns the update that tells everyone.
@@ -166,13 +173,25 @@ mod tests {
         let mut room = Room::new();
         let id = ClientID::new(42);
         let mut clients = std::collections::HashMap::new();
-        clients.insert(id, yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json: r#"{"user":"a"}"#.into() });
-        let relayed = room.apply_awareness(AwarenessUpdate { clients }).expect("changed");
+        clients.insert(
+            id,
+            yrs::sync::awareness::AwarenessUpdateEntry {
+                clock: 1,
+                json: r#"{"user":"a"}"#.into(),
+            },
+        );
+        let relayed = room
+            .apply_awareness(AwarenessUpdate { clients })
+            .expect("changed");
         assert!(relayed.clients.contains_key(&id));
         assert!(room.awareness_state().is_some());
-        let removal = room.remove_awareness(&HashSet::from([id])).expect("removed");
+        let removal = room
+            .remove_awareness(&HashSet::from([id]))
+            .expect("removed");
         assert_eq!(&*removal.clients[&id].json, "null");
         assert!(room.awareness_state().is_none());
-        assert!(room.remove_awareness(&HashSet::from([ClientID::new(7)])).is_none());
+        assert!(room
+            .remove_awareness(&HashSet::from([ClientID::new(7)]))
+            .is_none());
     }
 }

@@ -47,7 +47,10 @@ pub struct CloseReason {
 impl CloseReason {
     /// A close reason with `code` and `reason`.
     pub fn new(code: CloseCode, reason: impl Into<String>) -> CloseReason {
-        CloseReason { code, reason: reason.into() }
+        CloseReason {
+            code,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -76,7 +79,10 @@ impl Member {
 
     fn send_direct(&self, frame: Vec<u8>) {
         if self.direct.try_send(Bytes::from(frame)).is_err() {
-            self.close_with(CloseCode::SlowConsumer, "outbound queue full; reconnect to resync");
+            self.close_with(
+                CloseCode::SlowConsumer,
+                "outbound queue full; reconnect to resync",
+            );
         }
     }
 }
@@ -119,7 +125,10 @@ impl RoomSender {
     /// the connection's reads). Fails when the room has stopped.
     pub async fn send(&self, messages: Vec<InboundMessage>) -> Result<(), RoomGone> {
         self.commands
-            .send(RoomCommand::Inbound { conn: self.conn, messages })
+            .send(RoomCommand::Inbound {
+                conn: self.conn,
+                messages,
+            })
             .await
             .map_err(|_| RoomGone)
     }
@@ -127,7 +136,10 @@ impl RoomSender {
     /// Tells the room the connection has gone, so its awareness states are removed.
     pub async fn leave(&self) {
         // A room that has already stopped has nothing to clean up.
-        let _ = self.commands.send(RoomCommand::Leave { conn: self.conn }).await;
+        let _ = self
+            .commands
+            .send(RoomCommand::Leave { conn: self.conn })
+            .await;
     }
 }
 
@@ -148,9 +160,17 @@ pub enum JoinError {
 }
 
 enum RoomCommand {
-    Join { member: Member, reply: oneshot::Sender<Result<Admission, JoinError>> },
-    Inbound { conn: ConnId, messages: Vec<InboundMessage> },
-    Leave { conn: ConnId },
+    Join {
+        member: Member,
+        reply: oneshot::Sender<Result<Admission, JoinError>>,
+    },
+    Inbound {
+        conn: ConnId,
+        messages: Vec<InboundMessage>,
+    },
+    Leave {
+        conn: ConnId,
+    },
 }
 
 /// Settings of the room registry.
@@ -223,7 +243,11 @@ impl Rooms {
 
     /// Number of documents currently loaded.
     pub fn n_live_rooms(&self) -> usize {
-        self.inner.rooms.lock().map(|rooms| rooms.len()).unwrap_or(0)
+        self.inner
+            .rooms
+            .lock()
+            .map(|rooms| rooms.len())
+            .unwrap_or(0)
     }
 
     /// Joins `member` to the room of document `name`, loading the document first if needed.
@@ -232,14 +256,20 @@ impl Rooms {
         for _ in 0..4 {
             let handle = self.handle_for(name);
             let (reply, answer) = oneshot::channel();
-            let command = RoomCommand::Join { member: member.clone(), reply };
+            let command = RoomCommand::Join {
+                member: member.clone(),
+                reply,
+            };
             if handle.commands.send(command).await.is_err() {
                 self.forget(name, handle.id);
                 continue;
             }
             match answer.await {
                 Ok(Ok(admission)) => {
-                    let room = RoomSender { conn: member.conn, commands: handle.commands };
+                    let room = RoomSender {
+                        conn: member.conn,
+                        commands: handle.commands,
+                    };
                     return Ok(Joined {
                         initial: admission.initial,
                         broadcast: admission.broadcast,
@@ -262,8 +292,10 @@ impl Rooms {
             return handle.clone();
         }
         let (commands, inbox) = mpsc::channel(ROOM_COMMAND_QUEUE);
-        let handle =
-            RoomHandle { id: self.inner.next_room_id.fetch_add(1, Ordering::Relaxed), commands };
+        let handle = RoomHandle {
+            id: self.inner.next_room_id.fetch_add(1, Ordering::Relaxed),
+            commands,
+        };
         rooms.insert(name.to_owned(), handle.clone());
         let task = RoomTask::new(name.to_owned(), handle.id, self.inner.clone(), inbox);
         self.inner.tracker.spawn(task.run());
@@ -444,7 +476,9 @@ impl RoomTask {
                 // Nothing of this batch was relayed; every member resynchronises from what
                 // is durable, and members keep their own edits to send again.
                 for state in self.members.values() {
-                    state.member.close_with(CloseCode::InternalError, "storage failed; retry");
+                    state
+                        .member
+                        .close_with(CloseCode::InternalError, "storage failed; retry");
                 }
                 return self.reload(Vec::new()).await.unwrap_or(room);
             }
@@ -452,11 +486,16 @@ impl RoomTask {
         }
         if let Some(update) = merge_awareness(out.awareness) {
             let frame = Bytes::from(encode_awareness(update));
-            let _ = self.broadcast.send(Arc::new(Broadcast { origin: None, frame }));
+            let _ = self.broadcast.send(Arc::new(Broadcast {
+                origin: None,
+                frame,
+            }));
         }
         for (conn, state_vector) in out.sync_requests {
             if let Some(state) = self.members.get(&conn) {
-                state.member.send_direct(encode_sync_step2(room.diff(&state_vector)));
+                state
+                    .member
+                    .send_direct(encode_sync_step2(room.diff(&state_vector)));
             }
         }
         self.maybe_compact(&room);
@@ -482,7 +521,10 @@ impl RoomTask {
                     tracing::error!(document = %self.name, error = %e, "could not merge deltas");
                     for (conn, delta) in deltas {
                         let frame = Bytes::from(encode_update(delta));
-                        let _ = self.broadcast.send(Arc::new(Broadcast { origin: Some(conn), frame }));
+                        let _ = self.broadcast.send(Arc::new(Broadcast {
+                            origin: Some(conn),
+                            frame,
+                        }));
                     }
                     None
                 }
@@ -510,7 +552,13 @@ impl RoomTask {
         }
         let conn = member.conn;
         if reply.send(Ok(Admission { initial, broadcast })).is_ok() {
-            self.members.insert(conn, MemberState { member, awareness_ids: HashSet::new() });
+            self.members.insert(
+                conn,
+                MemberState {
+                    member,
+                    awareness_ids: HashSet::new(),
+                },
+            );
         }
     }
 
@@ -537,7 +585,11 @@ impl RoomTask {
                     }
                     Err(_) => {
                         tracing::error!(document = %self.name, conn, "panic while applying an update; reloading the document");
-                        self.close_member(conn, CloseCode::InternalError, "update could not be applied");
+                        self.close_member(
+                            conn,
+                            CloseCode::InternalError,
+                            "update could not be applied",
+                        );
                         // The panic may have left the document half-changed: start again from
                         // what is stored plus this batch's earlier (good) deltas.
                         let earlier: Vec<Vec<u8>> =
@@ -546,7 +598,10 @@ impl RoomTask {
                             Some(reloaded) => room = reloaded,
                             None => {
                                 for state in self.members.values() {
-                                    state.member.close_with(CloseCode::InternalError, "document reload failed");
+                                    state.member.close_with(
+                                        CloseCode::InternalError,
+                                        "document reload failed",
+                                    );
                                 }
                                 out.deltas.clear();
                             }
@@ -562,7 +617,10 @@ impl RoomTask {
                     if !state.awareness_ids.contains(id)
                         && state.awareness_ids.len() >= MAX_AWARENESS_IDS_PER_CONN
                     {
-                        state.member.close_with(CloseCode::PolicyViolation, "too many awareness client ids");
+                        state.member.close_with(
+                            CloseCode::PolicyViolation,
+                            "too many awareness client ids",
+                        );
                         return room;
                     }
                     state.awareness_ids.insert(*id);
@@ -635,7 +693,10 @@ impl RoomTask {
         let config = &self.inner.config;
         let due = self.updates_since_compaction >= config.compact_after_updates
             || self.bytes_since_compaction >= config.compact_after_bytes;
-        let running = self.compaction.as_ref().is_some_and(|task| !task.is_finished());
+        let running = self
+            .compaction
+            .as_ref()
+            .is_some_and(|task| !task.is_finished());
         if !due || running || self.next_seq == 0 {
             return;
         }
@@ -648,7 +709,9 @@ impl RoomTask {
         self.compaction = Some(self.inner.tracker.spawn_blocking(move || {
             match store.compact(&name, &snapshot, through_seq) {
                 Ok(()) => tracing::debug!(document = %name, through_seq, "log compacted"),
-                Err(e) => tracing::warn!(document = %name, error = %e, "compaction failed; will retry"),
+                Err(e) => {
+                    tracing::warn!(document = %name, error = %e, "compaction failed; will retry")
+                }
             }
         }));
     }

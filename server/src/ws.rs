@@ -49,14 +49,21 @@ pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<Sock
     // Subscribed before anything can set a reason, so the read loop never misses it.
     let close_tx = Arc::new(close_tx);
     let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE_FRAMES);
-    let member = Member { conn, direct: direct_tx, close: close_tx.clone() };
+    let member = Member {
+        conn,
+        direct: direct_tx,
+        close: close_tx.clone(),
+    };
     let (mut sink, stream) = socket.split();
 
     let joined = match context.rooms.join(&document, member).await {
         Ok(joined) => joined,
         Err(e) => {
             tracing::error!(%document, conn, error = %e, "could not join document");
-            let reason = CloseReason::new(CloseCode::InternalError, "document unavailable; retry later");
+            let reason = CloseReason::new(
+                CloseCode::InternalError,
+                "document unavailable; retry later",
+            );
             let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close_message(&reason))).await;
             return;
         }
@@ -88,7 +95,10 @@ fn close_message(reason: &CloseReason) -> Message {
     while text.len() > 123 {
         text.pop();
     }
-    Message::Close(Some(CloseFrame { code: reason.code.code(), reason: text.into() }))
+    Message::Close(Some(CloseFrame {
+        code: reason.code.code(),
+        reason: text.into(),
+    }))
 }
 
 fn set_close(close: &watch::Sender<Option<CloseReason>>, reason: CloseReason) {
@@ -118,7 +128,10 @@ async fn read_loop(
             }
         };
         let reason = match next {
-            Err(_) => CloseReason::new(CloseCode::IdleTimeout, "no message or pong received in time"),
+            Err(_) => CloseReason::new(
+                CloseCode::IdleTimeout,
+                "no message or pong received in time",
+            ),
             // The client went away without a close frame, or after one: nothing left to say.
             Ok(None) => CloseReason::new(CloseCode::GoingAway, "client closed"),
             Ok(Some(Err(e))) => read_error_reason(e, &context.limits),
@@ -132,11 +145,14 @@ async fn read_loop(
                 }
                 Err(e) => CloseReason::new(e.close_code(), e.to_string()),
             },
-            Ok(Some(Ok(Message::Text(_)))) => {
-                CloseReason::new(CloseCode::UnsupportedData, "text frames are not accepted; send binary y-websocket frames")
-            }
+            Ok(Some(Ok(Message::Text(_)))) => CloseReason::new(
+                CloseCode::UnsupportedData,
+                "text frames are not accepted; send binary y-websocket frames",
+            ),
             Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-            Ok(Some(Ok(Message::Close(_)))) => CloseReason::new(CloseCode::GoingAway, "client closed"),
+            Ok(Some(Ok(Message::Close(_)))) => {
+                CloseReason::new(CloseCode::GoingAway, "client closed")
+            }
         };
         set_close(close, reason);
         return;
@@ -178,9 +194,16 @@ async fn write_loop(
     context: Arc<SocketContext>,
 ) {
     let mut close_rx = close.subscribe();
-    let result =
-        write_frames(&mut sink, initial, &mut broadcast, &mut direct, &mut close_rx, conn, &context)
-            .await;
+    let result = write_frames(
+        &mut sink,
+        initial,
+        &mut broadcast,
+        &mut direct,
+        &mut close_rx,
+        conn,
+        &context,
+    )
+    .await;
     let (Ok(reason) | Err(reason)) = result;
     // The first reason set wins (the read loop may have set one meanwhile); setting it also
     // stops the read loop.

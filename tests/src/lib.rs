@@ -51,9 +51,14 @@ impl TestServer {
     pub async fn start_with(data_dir: &Path, adjust: impl FnOnce(&mut Config)) -> TestServer {
         // Server logs appear in a test's output when MANIFESTO_LOG is set (e.g. to "debug").
         if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("MANIFESTO_LOG") {
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let mut config = Config::new(addr, data_dir.to_path_buf());
         // Tests run many servers; power-loss durability costs an fdatasync per batch and
@@ -64,7 +69,12 @@ impl TestServer {
         let task = tokio::spawn(manifesto_server::run(listener, config, async move {
             let _ = stopped.await;
         }));
-        TestServer { addr, data_dir: data_dir.to_path_buf(), stop: Some(stop), task: Some(task) }
+        TestServer {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// The WebSocket URL of document `document`.
@@ -114,6 +124,91 @@ pub fn text_of(doc: &Doc, name: &str) -> String {
     text.get_string(&doc.transact())
 }
 
+/// The `manifesto` binary built beside this test (cargo builds it for the server package's
+/// own integration tests), or `MANIFESTO_BIN`.
+pub fn manifesto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MANIFESTO_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("path of the test executable");
+    // target/<profile>/deps/<test> -> target/<profile>/manifesto
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("manifesto"))
+        .expect("target directory");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --workspace` or `cargo build --bin manifesto`",
+        path.display()
+    );
+    path
+}
+
+/// The `manifesto serve` process, spawned and killed by the test.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Spawns `manifesto serve --listen 127.0.0.1:0 --data DATA_DIR` plus `extra` arguments and
+    /// waits for its "listening" line.
+    pub fn spawn(data_dir: &Path, extra: &[&str]) -> anyhow::Result<ServerProcess> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(manifesto_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data_dir)
+            .args(extra)
+            .env("MANIFESTO_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .context("spawn manifesto")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("read listening line")?;
+        let addr = line
+            .trim()
+            .strip_prefix("manifesto listening on http://")
+            .with_context(|| format!("unexpected first line {line:?}"))?
+            .parse()
+            .context("parse address")?;
+        Ok(ServerProcess { child, addr })
+    }
+
+    /// The WebSocket URL of `document`.
+    pub fn ws_url(&self, document: &str) -> String {
+        format!("ws://{}/ws/{document}", self.addr)
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .context("kill -TERM")?;
+        Ok(self.child.wait()?)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A y-websocket client driven step by step by the test.
@@ -146,7 +241,9 @@ impl TestClient {
     pub async fn connect_with(url: &str, doc: Doc) -> anyhow::Result<TestClient> {
         let mut client = TestClient::connect_raw(url, doc).await?;
         let own_state = client.doc.transact().state_vector();
-        client.send(&Message::Sync(SyncMessage::SyncStep1(own_state))).await?;
+        client
+            .send(&Message::Sync(SyncMessage::SyncStep1(own_state)))
+            .await?;
         let mut synced = false;
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while !synced {
@@ -168,7 +265,13 @@ impl TestClient {
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .with_context(|| format!("connect to {url}"))?;
-        Ok(TestClient { doc, socket, awareness: HashMap::new(), closed: None, n_updates_received: 0 })
+        Ok(TestClient {
+            doc,
+            socket,
+            awareness: HashMap::new(),
+            closed: None,
+            n_updates_received: 0,
+        })
     }
 
     /// Sends one y-sync message.
@@ -178,12 +281,18 @@ impl TestClient {
 
     /// Sends arbitrary bytes as one binary frame.
     pub async fn send_raw(&mut self, frame: Vec<u8>) -> anyhow::Result<()> {
-        self.socket.send(WsMessage::Binary(frame.into())).await.context("send frame")
+        self.socket
+            .send(WsMessage::Binary(frame.into()))
+            .await
+            .context("send frame")
     }
 
     /// Sends a text frame.
     pub async fn send_text(&mut self, text: &str) -> anyhow::Result<()> {
-        self.socket.send(WsMessage::Text(text.into())).await.context("send text frame")
+        self.socket
+            .send(WsMessage::Text(text.into()))
+            .await
+            .context("send text frame")
     }
 
     /// Makes a local edit and returns its update (v1), without sending it.
@@ -206,10 +315,22 @@ impl TestClient {
     }
 
     /// Publishes an awareness state for `client_id`.
-    pub async fn set_awareness(&mut self, client_id: u64, clock: u32, json: &str) -> anyhow::Result<()> {
+    pub async fn set_awareness(
+        &mut self,
+        client_id: u64,
+        clock: u32,
+        json: &str,
+    ) -> anyhow::Result<()> {
         let mut clients = HashMap::new();
-        clients.insert(ClientID::new(client_id), AwarenessUpdateEntry { clock, json: json.into() });
-        self.send(&Message::Awareness(AwarenessUpdate { clients })).await
+        clients.insert(
+            ClientID::new(client_id),
+            AwarenessUpdateEntry {
+                clock,
+                json: json.into(),
+            },
+        );
+        self.send(&Message::Awareness(AwarenessUpdate { clients }))
+            .await
     }
 
     /// The text of root text `name`.
@@ -258,12 +379,16 @@ impl TestClient {
                 }
                 Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
                     let update = Update::decode_v1(update).context("server sent a bad update")?;
-                    self.doc.transact_mut().apply_update(update).context("apply server update")?;
+                    self.doc
+                        .transact_mut()
+                        .apply_update(update)
+                        .context("apply server update")?;
                     self.n_updates_received += 1;
                 }
                 Message::Awareness(update) => {
                     for (id, entry) in &update.clients {
-                        self.awareness.insert(id.get(), (entry.clock, entry.json.to_string()));
+                        self.awareness
+                            .insert(id.get(), (entry.clock, entry.json.to_string()));
                     }
                 }
                 Message::Auth(_) | Message::AwarenessQuery => {}
@@ -298,7 +423,8 @@ impl TestClient {
     /// made durable.
     pub async fn sync(&mut self) -> anyhow::Result<()> {
         let sv = self.state_vector();
-        self.send(&Message::Sync(SyncMessage::SyncStep1(sv))).await?;
+        self.send(&Message::Sync(SyncMessage::SyncStep1(sv)))
+            .await?;
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             if let Some(closed) = &self.closed {

@@ -21,9 +21,14 @@ async fn two_clients_converge() {
     let mut bob = TestClient::connect(&url).await.expect("bob connects");
 
     alice.push_text("t", "Hello ").await.expect("alice edits");
-    bob.wait_until(|c| c.text("t") == "Hello ").await.expect("bob sees alice");
+    bob.wait_until(|c| c.text("t") == "Hello ")
+        .await
+        .expect("bob sees alice");
     bob.push_text("t", "world").await.expect("bob edits");
-    alice.wait_until(|c| c.text("t") == "Hello world").await.expect("alice sees bob");
+    alice
+        .wait_until(|c| c.text("t") == "Hello world")
+        .await
+        .expect("alice sees bob");
     assert_eq!(bob.text("t"), "Hello world");
     server.stop().await;
 }
@@ -40,9 +45,13 @@ async fn late_joiner_receives_the_whole_document() {
     let expected = writer.text("t");
     // The writer's last edit is durable once the server relays it to someone; a second
     // client's arrival proves it with its handshake.
-    let late = TestClient::connect(&url).await.expect("late joiner connects");
+    let late = TestClient::connect(&url)
+        .await
+        .expect("late joiner connects");
     let mut late = late;
-    late.wait_until(|c| c.text("t") == expected).await.expect("late joiner has everything");
+    late.wait_until(|c| c.text("t") == expected)
+        .await
+        .expect("late joiner has everything");
     server.stop().await;
 }
 
@@ -53,8 +62,13 @@ async fn restart_keeps_everything_and_offline_edits_merge() {
     let url = server.ws_url("restart");
     let mut alice = TestClient::connect(&url).await.expect("alice connects");
     let mut bob = TestClient::connect(&url).await.expect("bob connects");
-    alice.push_text("t", "before restart. ").await.expect("edit");
-    bob.wait_until(|c| c.text("t") == "before restart. ").await.expect("bob sees it");
+    alice
+        .push_text("t", "before restart. ")
+        .await
+        .expect("edit");
+    bob.wait_until(|c| c.text("t") == "before restart. ")
+        .await
+        .expect("bob sees it");
     let bob_doc = bob.doc.clone();
     bob.close().await;
     server.stop().await;
@@ -68,9 +82,17 @@ async fn restart_keeps_everything_and_offline_edits_merge() {
 
     let server = TestServer::start(dir.path()).await;
     let url = server.ws_url("restart");
-    let mut carol = TestClient::connect(&url).await.expect("carol connects after restart");
-    assert_eq!(carol.text("t"), "before restart. ", "the restarted server kept the text");
-    let _bob = TestClient::connect_with(&url, bob_doc).await.expect("bob reconnects");
+    let mut carol = TestClient::connect(&url)
+        .await
+        .expect("carol connects after restart");
+    assert_eq!(
+        carol.text("t"),
+        "before restart. ",
+        "the restarted server kept the text"
+    );
+    let _bob = TestClient::connect_with(&url, bob_doc)
+        .await
+        .expect("bob reconnects");
     carol
         .wait_until(|c| c.text("t") == "before restart. offline edit.")
         .await
@@ -94,9 +116,13 @@ async fn xml_fragment_converges_and_is_stored() {
     });
     alice.send_update(update).await.expect("send");
     let bob_fragment = bob.doc.get_or_insert_xml_fragment("prosemirror");
-    bob.wait_until(|c| bob_fragment.get_string(&c.doc.transact()).contains("Considérant"))
-        .await
-        .expect("bob receives the paragraph");
+    bob.wait_until(|c| {
+        bob_fragment
+            .get_string(&c.doc.transact())
+            .contains("Considérant")
+    })
+    .await
+    .expect("bob receives the paragraph");
     server.stop().await;
     let stored = stored_document(dir.path(), "xml").expect("stored");
     let fragment = stored.doc().get_or_insert_xml_fragment("prosemirror");
@@ -113,12 +139,23 @@ async fn awareness_reaches_everyone_and_is_removed_on_disconnect() {
     let url = server.ws_url("presence");
     let mut alice = TestClient::connect(&url).await.expect("alice connects");
     let mut bob = TestClient::connect(&url).await.expect("bob connects");
-    alice.set_awareness(1001, 1, r#"{"user":{"name":"Alice"}}"#).await.expect("publish");
-    bob.wait_until(|c| c.awareness.get(&1001).is_some_and(|(_, s)| s.contains("Alice")))
-        .await
-        .expect("bob sees alice's presence");
     alice
-        .wait_until(|c| c.awareness.get(&1001).is_some_and(|(_, s)| s.contains("Alice")))
+        .set_awareness(1001, 1, r#"{"user":{"name":"Alice"}}"#)
+        .await
+        .expect("publish");
+    bob.wait_until(|c| {
+        c.awareness
+            .get(&1001)
+            .is_some_and(|(_, s)| s.contains("Alice"))
+    })
+    .await
+    .expect("bob sees alice's presence");
+    alice
+        .wait_until(|c| {
+            c.awareness
+                .get(&1001)
+                .is_some_and(|(_, s)| s.contains("Alice"))
+        })
         .await
         .expect("the sender gets its own awareness back");
 
@@ -144,7 +181,10 @@ async fn oversized_frame_is_closed_with_1009_and_document_unchanged() {
     let mut writer = TestClient::connect(&url).await.expect("connect");
     writer.push_text("t", "kept").await.expect("edit");
     let mut watcher = TestClient::connect(&url).await.expect("watcher");
-    watcher.wait_until(|c| c.text("t") == "kept").await.expect("watcher in sync");
+    watcher
+        .wait_until(|c| c.text("t") == "kept")
+        .await
+        .expect("watcher in sync");
 
     let text = writer.doc.get_or_insert_text("t");
     let update = writer.edit(|txn| yrs::Text::push(&text, txn, &"x".repeat(100 * 1024)));
@@ -169,9 +209,21 @@ async fn malformed_and_text_frames_are_closed_with_a_reason() {
 
     let cases: Vec<(&str, Vec<u8>, CloseCode)> = vec![
         ("unknown message type", vec![9, 0], CloseCode::ProtocolError),
-        ("truncated update", vec![0, 2, 10, 1, 5], CloseCode::ProtocolError),
-        ("huge claimed count", vec![0, 2, 6, 0xff, 0xff, 0xff, 0xff, 0x0f, 0], CloseCode::ProtocolError),
-        ("nested any", nested_any_update(10_000), CloseCode::ProtocolError),
+        (
+            "truncated update",
+            vec![0, 2, 10, 1, 5],
+            CloseCode::ProtocolError,
+        ),
+        (
+            "huge claimed count",
+            vec![0, 2, 6, 0xff, 0xff, 0xff, 0xff, 0x0f, 0],
+            CloseCode::ProtocolError,
+        ),
+        (
+            "nested any",
+            nested_any_update(10_000),
+            CloseCode::ProtocolError,
+        ),
     ];
     for (what, frame, expected) in cases {
         let mut client = TestClient::connect(&url).await.expect("connect");
@@ -233,12 +285,21 @@ async fn slow_reader_is_closed_then_reconnects_and_converges() {
     }
     let mut probe = TestClient::connect(&url).await.expect("probe");
     let expected_len = n_chunks * chunk.len();
-    probe.wait_until(|c| c.text("t").len() == expected_len).await.expect("probe in sync");
+    probe
+        .wait_until(|c| c.text("t").len() == expected_len)
+        .await
+        .expect("probe in sync");
 
     let (code, _) = slow.wait_closed().await.expect("slow reader closed");
     assert_eq!(code, CloseCode::SlowConsumer.code());
-    let reconnected = TestClient::connect_with(&url, slow.doc.clone()).await.expect("reconnect");
-    assert_eq!(reconnected.text("t").len(), expected_len, "it converges after reconnecting");
+    let reconnected = TestClient::connect_with(&url, slow.doc.clone())
+        .await
+        .expect("reconnect");
+    assert_eq!(
+        reconnected.text("t").len(),
+        expected_len,
+        "it converges after reconnecting"
+    );
     server.stop().await;
 }
 
@@ -246,7 +307,10 @@ async fn slow_reader_is_closed_then_reconnects_and_converges() {
 async fn invalid_document_name_is_refused_before_upgrade() {
     let dir = tempdir();
     let server = TestServer::start(dir.path()).await;
-    let err = TestClient::connect(&server.ws_url("bad%20name")).await.err().expect("refused");
+    let err = TestClient::connect(&server.ws_url("bad%20name"))
+        .await
+        .err()
+        .expect("refused");
     assert!(format!("{err:#}").contains("400"), "{err:#}");
     server.stop().await;
 }
@@ -256,14 +320,24 @@ async fn sync_step1_is_answered_with_sync_step2() {
     let dir = tempdir();
     let server = TestServer::start(dir.path()).await;
     let url = server.ws_url("step");
-    let mut client = TestClient::connect_raw(&url, Doc::new()).await.expect("connect");
+    let mut client = TestClient::connect_raw(&url, Doc::new())
+        .await
+        .expect("connect");
     let first = client.read_message().await.expect("read");
-    assert!(matches!(first, Some(Message::Sync(SyncMessage::SyncStep1(_)))), "server opens with SyncStep1");
+    assert!(
+        matches!(first, Some(Message::Sync(SyncMessage::SyncStep1(_)))),
+        "server opens with SyncStep1"
+    );
     let sv = client.state_vector();
-    client.send(&Message::Sync(SyncMessage::SyncStep1(sv))).await.expect("send");
+    client
+        .send(&Message::Sync(SyncMessage::SyncStep1(sv)))
+        .await
+        .expect("send");
     let mut got_step2 = false;
     for _ in 0..5 {
-        if let Some(Message::Sync(SyncMessage::SyncStep2(_))) = client.read_message().await.expect("read") {
+        if let Some(Message::Sync(SyncMessage::SyncStep2(_))) =
+            client.read_message().await.expect("read")
+        {
             got_step2 = true;
             break;
         }

@@ -46,8 +46,12 @@ pub trait Store: Send + Sync + 'static {
     fn load_document(&self, name: &str) -> Result<StoredDocument, StoreError>;
 
     /// Appends `updates` to a document's log, the first one numbered `first_seq`.
-    fn append_updates(&self, name: &str, first_seq: u64, updates: &[Vec<u8>])
-        -> Result<(), StoreError>;
+    fn append_updates(
+        &self,
+        name: &str,
+        first_seq: u64,
+        updates: &[Vec<u8>],
+    ) -> Result<(), StoreError>;
 
     /// Makes every append that has returned so far durable.
     fn flush(&self) -> Result<(), StoreError>;

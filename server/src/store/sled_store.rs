@@ -63,10 +63,15 @@ fn update_key(name: &str, seq: u64) -> Vec<u8> {
 
 fn split_seq(bytes: &[u8], what: &str) -> Result<(u64, Vec<u8>), StoreError> {
     if bytes.len() < 8 {
-        return Err(StoreError::Corrupt(format!("{what} shorter than its sequence number")));
+        return Err(StoreError::Corrupt(format!(
+            "{what} shorter than its sequence number"
+        )));
     }
     let (seq, rest) = bytes.split_at(8);
-    let seq = u64::from_be_bytes(seq.try_into().map_err(|_| StoreError::Corrupt(what.into()))?);
+    let seq = u64::from_be_bytes(
+        seq.try_into()
+            .map_err(|_| StoreError::Corrupt(what.into()))?,
+    );
     Ok((seq, rest.to_vec()))
 }
 
@@ -82,7 +87,11 @@ impl SledStore {
                     .map_err(|e| StoreError::Database(format!("open sled data file: {e}")))?,
             ),
         };
-        Ok(SledStore { db, documents, data_file })
+        Ok(SledStore {
+            db,
+            documents,
+            data_file,
+        })
     }
 
     /// The underlying sled database, for the other server-side records.
@@ -156,7 +165,10 @@ impl Store for SledStore {
         let mut names = Vec::new();
         for entry in self.documents.iter() {
             let (key, _) = entry.map_err(db_error)?;
-            let len = usize::from(*key.first().ok_or_else(|| StoreError::Corrupt("empty key".into()))?);
+            let len = usize::from(
+                *key.first()
+                    .ok_or_else(|| StoreError::Corrupt("empty key".into()))?,
+            );
             let name = key
                 .get(1..1 + len)
                 .and_then(|b| std::str::from_utf8(b).ok())
@@ -181,9 +193,16 @@ mod tests {
     fn append_load_compact_round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = open(dir.path());
-        assert_eq!(store.load_document("a").expect("load"), StoredDocument::default());
-        store.append_updates("a", 0, &[vec![1], vec![2], vec![3]]).expect("append");
-        store.append_updates("ab", 0, &[vec![9]]).expect("append other");
+        assert_eq!(
+            store.load_document("a").expect("load"),
+            StoredDocument::default()
+        );
+        store
+            .append_updates("a", 0, &[vec![1], vec![2], vec![3]])
+            .expect("append");
+        store
+            .append_updates("ab", 0, &[vec![9]])
+            .expect("append other");
         store.flush().expect("flush");
         let doc = store.load_document("a").expect("load");
         assert_eq!(doc.updates, vec![vec![1], vec![2], vec![3]]);
@@ -194,8 +213,14 @@ mod tests {
         assert_eq!(doc.snapshot.as_deref(), Some(&b"snap"[..]));
         assert_eq!(doc.updates, vec![vec![3]]);
         assert_eq!(doc.next_seq, 3);
-        assert_eq!(store.load_document("ab").expect("load").updates, vec![vec![9]]);
-        assert_eq!(store.document_names().expect("names"), vec!["a".to_owned(), "ab".to_owned()]);
+        assert_eq!(
+            store.load_document("ab").expect("load").updates,
+            vec![vec![9]]
+        );
+        assert_eq!(
+            store.document_names().expect("names"),
+            vec!["a".to_owned(), "ab".to_owned()]
+        );
     }
 
     #[test]
@@ -203,10 +228,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let store = open(dir.path());
-            store.append_updates("doc", 0, &[vec![7; 100]]).expect("append");
+            store
+                .append_updates("doc", 0, &[vec![7; 100]])
+                .expect("append");
             store.flush().expect("flush");
         }
         let store = open(dir.path());
-        assert_eq!(store.load_document("doc").expect("load").updates, vec![vec![7; 100]]);
+        assert_eq!(
+            store.load_document("doc").expect("load").updates,
+            vec![vec![7; 100]]
+        );
     }
 }
