@@ -247,6 +247,15 @@ fn repeated_clients_in_one_update_are_refused() {
 }
 
 #[test]
+fn binary_and_string_contents_are_length_checked() {
+    assert_eq!(check(&update_frame(&update_of(1, &item(3, &[2, 0, 255])))), ACCEPTED);
+    assert_eq!(check(&update_frame(&update_of(1, &item(3, &[9, 0])))), Err(FrameError::LengthExceedsFrame));
+    // An empty string is an item yrs drops (length 0), not an error.
+    assert_eq!(check(&update_frame(&update_of(1, &item(4, &[0])))), ACCEPTED);
+    assert_eq!(check(&update_frame(&update_of(1, &item(4, &[2, 0xc3, 0x28])))), Err(FrameError::InvalidUtf8));
+}
+
+#[test]
 fn type_refs_follow_yrs_without_its_weak_feature() {
     for type_ref in [0u8, 1, 2, 4, 5, 6, 9, 15] {
         assert_eq!(check(&update_frame(&update_of(1, &item(7, &[type_ref])))), ACCEPTED, "type ref {type_ref}");
