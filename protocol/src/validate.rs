@@ -12,6 +12,7 @@
 //!   `debug_assert`s on them and folds them onto smaller ids in release), clock ranges past
 //!   `u32::MAX` (yrs adds them in `u32` and panics on overflow in debug builds), signed varints
 //!   yrs would shift or negate out of range;
+//! - legacy JSON item content, which yrs decodes and encodes differently;
 //! - repeated clients: an update listing one client twice makes yrs give two items one id;
 //! - truncation: yrs's `MessageReader` silently stops at the first message that ends early, so
 //!   every message must be complete and every nested buffer must be consumed exactly.
@@ -88,7 +89,6 @@ const MIN_STRUCT_BYTES: u64 = 2; // info, one varint
 const MIN_DS_CLIENT_BYTES: u64 = 2; // client, n_ranges
 const MIN_DS_RANGE_BYTES: u64 = 2; // clock, len
 const MIN_AWARENESS_ENTRY_BYTES: u64 = 3; // client, clock, state
-const MIN_STRING_BYTES: u64 = 1; // length
 const MIN_ANY_BYTES: u64 = 1; // tag
 const MIN_ANY_MAP_ENTRY_BYTES: u64 = 2; // key, value tag
 
@@ -232,20 +232,11 @@ fn check_content(reader: &mut Reader<'_>, content: u8, limits: &FrameLimits) -> 
     let depth = limits.max_nesting_depth;
     match content {
         CONTENT_DELETED => reader.var_u32(),
-        CONTENT_JSON => {
-            // yrs 0.28 reads one more string than the count says (`while remaining >= 0`) and
-            // casts the count to `i32` first.
-            let n_more = reader.var_u32()?;
-            if n_more > i32::MAX as u32 {
-                return Err(FrameError::LengthExceedsFrame);
-            }
-            let n_strings = n_more + 1;
-            reader.fits(u64::from(n_strings), MIN_STRING_BYTES)?;
-            for _ in 0..n_strings {
-                check_json_depth(reader.string()?, depth)?;
-            }
-            Ok(n_strings)
-        }
+        // yrs 0.28 decodes JSON content as count + 1 strings (`while remaining >= 0`) but
+        // encodes it as count strings, so a document holding one can no longer be encoded:
+        // `encode_state_as_update_v1` then panics on its own output. Yjs reads this legacy
+        // content but has not written it since v13.
+        CONTENT_JSON => Err(FrameError::Malformed("json content")),
         CONTENT_BINARY => reader.buf().map(|_| 1),
         CONTENT_STRING => {
             let text = reader.string()?;

@@ -275,18 +275,11 @@ fn type_refs_follow_yrs_without_its_weak_feature() {
 }
 
 #[test]
-fn json_content_holds_one_more_string_than_its_count() {
-    // yrs 0.28 reads count + 1 strings.
+fn legacy_json_content_is_refused() {
+    // yrs reads count + 1 strings and writes count: such an item breaks re-encoding.
     let mut one = vec![0];
     one.extend_from_slice(&string(b"1"));
-    assert_eq!(check(&update_frame(&update_of(1, &item(2, &one)))), ACCEPTED);
-    let mut short = vec![1];
-    short.extend_from_slice(&string(b"1"));
-    assert_eq!(check(&update_frame(&update_of(1, &item(2, &short)))), Err(FrameError::Truncated));
-    assert_eq!(check(&update_frame(&update_of(1, &item(2, &[5, 1, b'1'])))), Err(FrameError::LengthExceedsFrame));
-    let mut deep = vec![0];
-    deep.extend_from_slice(&string(&nested_json(33)));
-    assert_eq!(check(&update_frame(&update_of(1, &item(2, &deep)))), Err(FrameError::TooDeep { max_depth: 32 }));
+    assert_eq!(check(&update_frame(&update_of(1, &item(2, &one)))), Err(FrameError::Malformed("json content")));
 }
 
 #[test]
