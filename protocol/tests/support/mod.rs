@@ -11,6 +11,7 @@ use std::sync::Arc;
 use manifesto_protocol::yrs::sync::Awareness;
 use manifesto_protocol::yrs::types::Attrs;
 use manifesto_protocol::yrs::updates::decoder::Decode;
+use manifesto_protocol::yrs::updates::encoder::Encode;
 use manifesto_protocol::yrs::{
     Any, Array, ArrayPrelim, Doc, Map, MapPrelim, Options, ReadTxn, StateVector, Text, Transact, Update,
     Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim,
@@ -238,9 +239,17 @@ pub fn exercise(frame: &[u8], limits: &FrameLimits) -> Result<Outcome, String> {
     for message in messages {
         let applied = catch_unwind(AssertUnwindSafe(|| match message {
             InboundMessage::SyncStep2(update) | InboundMessage::Update(update) => {
-                let doc = Doc::with_client_id(99);
-                let _ = doc.transact_mut().apply_update(update);
-                let _ = full_state(&doc);
+                // Once to a fresh document, once to one whose items the update may refer to.
+                let copy = Update::decode_v1(&update.encode_v1());
+                let fresh = Doc::with_client_id(99);
+                let _ = fresh.transact_mut().apply_update(update);
+                let _ = full_state(&fresh);
+                let seeded = Doc::with_client_id(98);
+                apply(&seeded, &full_state(&source));
+                if let Ok(copy) = copy {
+                    let _ = seeded.transact_mut().apply_update(copy);
+                    let _ = full_state(&seeded);
+                }
             }
             InboundMessage::SyncStep1(state_vector) => {
                 let _ = source.transact().encode_state_as_update_v1(&state_vector);
