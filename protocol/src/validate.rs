@@ -8,7 +8,7 @@
 //!   serde_json) deeper than [`FrameLimits::max_nesting_depth`];
 //! - counts: every count yrs hands to `try_reserve` must fit in the bytes left in its enclosing
 //!   buffer, at the smallest encoded size of one element;
-//! - integers: varints longer than their type, client ids of 53 bits or more (yrs
+//! - integers: varints longer than their type, client ids of 2^53 or more (yrs
 //!   `debug_assert`s on them and folds them onto smaller ids in release), clock ranges past
 //!   `u32::MAX` (yrs adds them in `u32` and panics on overflow in debug builds), signed varints
 //!   yrs would shift or negate out of range;
@@ -17,8 +17,8 @@
 //! - truncation: yrs's `MessageReader` silently stops at the first message that ends early, so
 //!   every message must be complete and every nested buffer must be consumed exactly.
 //!
-//! This module must not recurse on client input, allocate in proportion to a claimed count, or
-//! call into yrs: it only reads bytes.
+//! This module must not recurse on client input, allocate more than a small multiple of the
+//! frame, or call into yrs: it only reads bytes.
 
 use crate::{FrameError, FrameLimits};
 
@@ -105,7 +105,10 @@ pub fn check_frame(frame: &[u8], limits: &FrameLimits) -> Result<(), FrameError>
 /// when yrs read fewer of them than there are.
 pub(crate) fn scan_frame(frame: &[u8], limits: &FrameLimits) -> Result<usize, FrameError> {
     if frame.len() > limits.max_frame_bytes {
-        return Err(FrameError::TooLarge { n_bytes: frame.len(), max_bytes: limits.max_frame_bytes });
+        return Err(FrameError::TooLarge {
+            n_bytes: frame.len(),
+            max_bytes: limits.max_frame_bytes,
+        });
     }
     if frame.is_empty() {
         return Err(FrameError::Empty);
@@ -228,14 +231,18 @@ fn check_struct(reader: &mut Reader<'_>, limits: &FrameLimits) -> Result<u32, Fr
 }
 
 /// `ItemContent::decode`. Returns the content's length in clock ticks (yrs's `len_utf16`).
-fn check_content(reader: &mut Reader<'_>, content: u8, limits: &FrameLimits) -> Result<u32, FrameError> {
+fn check_content(
+    reader: &mut Reader<'_>,
+    content: u8,
+    limits: &FrameLimits,
+) -> Result<u32, FrameError> {
     let depth = limits.max_nesting_depth;
     match content {
         CONTENT_DELETED => reader.var_u32(),
         // yrs 0.28 decodes JSON content as count + 1 strings (`while remaining >= 0`) but
         // encodes it as count strings, so a document holding one can no longer be encoded:
-        // `encode_state_as_update_v1` then panics on its own output. Yjs reads this legacy
-        // content but has not written it since v13.
+        // `encode_state_as_update_v1` then panics on its own output. Current Yjs writes `Any`
+        // content instead and reads this legacy content only from old documents.
         CONTENT_JSON => Err(FrameError::Malformed("json content")),
         CONTENT_BINARY => reader.buf().map(|_| 1),
         CONTENT_STRING => {
@@ -257,7 +264,8 @@ fn check_content(reader: &mut Reader<'_>, content: u8, limits: &FrameLimits) -> 
             let type_ref = reader.u8()?;
             if type_ref == TYPE_REF_XML_ELEMENT {
                 reader.string()?;
-            } else if !TYPE_REFS_WITHOUT_NAME.contains(&type_ref) && type_ref != TYPE_REF_UNDEFINED {
+            } else if !TYPE_REFS_WITHOUT_NAME.contains(&type_ref) && type_ref != TYPE_REF_UNDEFINED
+            {
                 return Err(FrameError::Malformed("type ref"));
             }
             Ok(1)
@@ -351,10 +359,17 @@ fn check_any(reader: &mut Reader<'_>, max_depth: usize) -> Result<(), FrameError
                 }
                 let is_map = tag == ANY_MAP;
                 let n_values = reader.var_u64()?;
-                let min_bytes = if is_map { MIN_ANY_MAP_ENTRY_BYTES } else { MIN_ANY_BYTES };
+                let min_bytes = if is_map {
+                    MIN_ANY_MAP_ENTRY_BYTES
+                } else {
+                    MIN_ANY_BYTES
+                };
                 reader.fits(n_values, min_bytes)?;
                 if n_values > 0 {
-                    open.push(Open { n_left: n_values, is_map });
+                    open.push(Open {
+                        n_left: n_values,
+                        is_map,
+                    });
                     continue;
                 }
             }
@@ -363,7 +378,9 @@ fn check_any(reader: &mut Reader<'_>, max_depth: usize) -> Result<(), FrameError
         // One value is complete: count it against its container, closing every container
         // that this completes.
         loop {
-            let Some(container) = open.last_mut() else { return Ok(()) };
+            let Some(container) = open.last_mut() else {
+                return Ok(());
+            };
             container.n_left -= 1;
             if container.n_left > 0 {
                 break;

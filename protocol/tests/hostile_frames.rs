@@ -36,7 +36,11 @@ fn run<S: Strategy>(
     strategy: S,
     frame_of: impl Fn(S::Value) -> (Vec<u8>, Option<Result<(), FrameError>>),
 ) {
-    let config = Config { cases: n_cases(default_cases), failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: n_cases(default_cases),
+        failure_persistence: None,
+        ..Config::default()
+    };
     let mut runner = TestRunner::new(config);
     let tally = std::cell::RefCell::new(Tally::default());
     let limits = FrameLimits::default();
@@ -110,11 +114,13 @@ fn random_bytes_never_panic() {
     let strategy = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
         // A valid message and sync type first, so that the bytes reach the deeper readers.
-        (0u8..4, 0u8..3, prop::collection::vec(any::<u8>(), 0..512)).prop_map(|(kind, sub, rest)| {
-            let mut frame = vec![kind, sub];
-            frame.extend(rest);
-            frame
-        }),
+        (0u8..4, 0u8..3, prop::collection::vec(any::<u8>(), 0..512)).prop_map(
+            |(kind, sub, rest)| {
+                let mut frame = vec![kind, sub];
+                frame.extend(rest);
+                frame
+            }
+        ),
     ];
     run("random bytes", 2000, strategy, |frame| (frame, None));
 }
@@ -172,9 +178,20 @@ fn mutate(mut frame: Vec<u8>, mutations: Vec<Mutation>) -> Vec<u8> {
 
 #[test]
 fn mutated_yrs_frames_never_panic() {
-    let seeds: Vec<Vec<u8>> = sample_frames().into_iter().map(|sample| sample.frame).collect();
-    let strategy = (prop::sample::select(seeds), prop::collection::vec(mutation(), 1..4));
-    run("mutated yrs frames", 1500, strategy, |(frame, mutations)| (mutate(frame, mutations), None));
+    let seeds: Vec<Vec<u8>> = sample_frames()
+        .into_iter()
+        .map(|sample| sample.frame)
+        .collect();
+    let strategy = (
+        prop::sample::select(seeds),
+        prop::collection::vec(mutation(), 1..4),
+    );
+    run(
+        "mutated yrs frames",
+        1500,
+        strategy,
+        |(frame, mutations)| (mutate(frame, mutations), None),
+    );
 }
 
 /// Where a deep JSON text is put.
@@ -205,7 +222,10 @@ enum CountField {
 impl CountField {
     /// Whether yrs reads this count as a `u64` (usize) rather than a `u32`.
     fn is_wide(self) -> bool {
-        matches!(self, CountField::AwarenessEntries | CountField::AnyArrayValues | CountField::AnyMapEntries)
+        matches!(
+            self,
+            CountField::AwarenessEntries | CountField::AnyArrayValues | CountField::AnyMapEntries
+        )
     }
 }
 
@@ -244,12 +264,24 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         CountField::AnyArrayValues,
         CountField::AnyMapEntries,
     ]);
-    let prefix = prop::sample::select(vec![vec![], vec![0], vec![0, 0], vec![0, 2], vec![1], vec![2], vec![3, 3]]);
+    let prefix = prop::sample::select(vec![
+        vec![],
+        vec![0],
+        vec![0, 0],
+        vec![0, 2],
+        vec![1],
+        vec![2],
+        vec![3, 3],
+    ]);
     prop_oneof![
         (depth(), any::<bool>()).prop_map(|(depth, maps)| Hostile::DeepAny { depth, maps }),
         (depth(), place).prop_map(|(depth, place)| Hostile::DeepJson { depth, place }),
         (field, 1000u64..=(1 << 53)).prop_map(|(field, count)| {
-            let count = if field.is_wide() { count } else { count.min(u64::from(u32::MAX)) };
+            let count = if field.is_wide() {
+                count
+            } else {
+                count.min(u64::from(u32::MAX))
+            };
             Hostile::HugeCount { field, count }
         }),
         (prefix, 1usize..=4).prop_map(|(prefix, n_bytes)| Hostile::CutVarint { prefix, n_bytes }),
@@ -276,7 +308,9 @@ fn build(hostile: Hostile) -> (Vec<u8>, Result<(), FrameError>) {
     let limits = FrameLimits::default();
     let too_deep = |depth: usize| {
         if depth > limits.max_nesting_depth {
-            Err(FrameError::TooDeep { max_depth: limits.max_nesting_depth })
+            Err(FrameError::TooDeep {
+                max_depth: limits.max_nesting_depth,
+            })
         } else {
             Ok(())
         }
@@ -294,12 +328,20 @@ fn build(hostile: Hostile) -> (Vec<u8>, Result<(), FrameError>) {
             let json = with_buf(Vec::new(), &deep_json(depth));
             match place {
                 JsonPlace::Embed => (item_frame(5, &json), too_deep(depth)),
-                JsonPlace::FormatValue => (item_frame(6, &[with_buf(Vec::new(), b"b"), json].concat()), too_deep(depth)),
-                JsonPlace::JsonContent => (item_frame(2, &[vec![0], json].concat()), Err(FrameError::Malformed("json content"))),
+                JsonPlace::FormatValue => (
+                    item_frame(6, &[with_buf(Vec::new(), b"b"), json].concat()),
+                    too_deep(depth),
+                ),
+                JsonPlace::JsonContent => (
+                    item_frame(2, &[vec![0], json].concat()),
+                    Err(FrameError::Malformed("json content")),
+                ),
                 JsonPlace::AwarenessState => {
                     let state_bytes = deep_json(depth).len();
                     let expected = if state_bytes > limits.max_awareness_state_bytes {
-                        Err(FrameError::AwarenessStateTooLarge { max_bytes: limits.max_awareness_state_bytes })
+                        Err(FrameError::AwarenessStateTooLarge {
+                            max_bytes: limits.max_awareness_state_bytes,
+                        })
                     } else {
                         too_deep(depth)
                     };
@@ -314,21 +356,31 @@ fn build(hostile: Hostile) -> (Vec<u8>, Result<(), FrameError>) {
                 CountField::UpdateStructs => update_frame(&[vec![1], n, vec![1, 0, 0]].concat()),
                 CountField::StateVectorEntries => with_buf(vec![0, 0], &[n, vec![1, 0]].concat()),
                 CountField::DeleteSetClients => update_frame(&[vec![0], n, vec![5, 0]].concat()),
-                CountField::DeleteSetRanges => update_frame(&[vec![0, 1, 5], n, vec![0, 1]].concat()),
+                CountField::DeleteSetRanges => {
+                    update_frame(&[vec![0, 1, 5], n, vec![0, 1]].concat())
+                }
                 CountField::ItemAnyValues => item_frame(8, &[n, vec![126]].concat()),
                 CountField::MessageBufBytes => [vec![0, 2], n, vec![0, 0]].concat(),
                 CountField::StringBytes => [vec![2, 0], n, vec![b'x']].concat(),
                 CountField::AwarenessEntries => with_buf(vec![1], &[n, vec![1, 0, 0]].concat()),
                 CountField::AnyArrayValues => item_frame(8, &[vec![1, 117], n, vec![126]].concat()),
-                CountField::AnyMapEntries => item_frame(8, &[vec![1, 118], n, vec![1, b'k', 126]].concat()),
+                CountField::AnyMapEntries => {
+                    item_frame(8, &[vec![1, 118], n, vec![1, b'k', 126]].concat())
+                }
             };
             (frame, Err(FrameError::LengthExceedsFrame))
         }
-        Hostile::CutVarint { mut prefix, n_bytes } => {
+        Hostile::CutVarint {
+            mut prefix,
+            n_bytes,
+        } => {
             prefix.extend(std::iter::repeat_n(0x80, n_bytes));
             (prefix, Err(FrameError::Truncated))
         }
-        Hostile::UnknownType(kind) => (var(u64::from(kind)), Err(FrameError::UnknownMessageType(u64::from(kind)))),
+        Hostile::UnknownType(kind) => (
+            var(u64::from(kind)),
+            Err(FrameError::UnknownMessageType(u64::from(kind))),
+        ),
         Hostile::UnknownSyncType(kind) => (
             [vec![0], var(u64::from(kind)), vec![0]].concat(),
             Err(FrameError::UnknownSyncType(u64::from(kind))),

@@ -120,7 +120,11 @@ fn content() -> impl Strategy<Value = (u8, Vec<u8>)> {
         out
     };
     prop_oneof![
-        (1u32..20).prop_map(|len| (1, { let mut out = Vec::new(); var_uint(&mut out, u64::from(len)); out })),
+        (1u32..20).prop_map(|len| (1, {
+            let mut out = Vec::new();
+            var_uint(&mut out, u64::from(len));
+            out
+        })),
         prop::collection::vec(any::<u8>(), 0..8).prop_map(|bytes| {
             let mut out = Vec::new();
             put_buf(&mut out, &bytes);
@@ -128,7 +132,8 @@ fn content() -> impl Strategy<Value = (u8, Vec<u8>)> {
         }),
         "\\PC{0,6}".prop_map(move |text| (4, string(&text))),
         json_text().prop_map(move |text| (5, string(&text))),
-        ("[a-z]{1,4}", json_text()).prop_map(move |(key, text)| (6, [string(&key), string(&text)].concat())),
+        ("[a-z]{1,4}", json_text())
+            .prop_map(move |(key, text)| (6, [string(&key), string(&text)].concat())),
         prop::sample::select(vec![0u8, 1, 2, 3, 4, 5, 6, 9, 15]).prop_map(move |type_ref| {
             let mut out = vec![type_ref];
             if type_ref == 3 {
@@ -202,15 +207,29 @@ fn put_id(out: &mut Vec<u8>, (client, clock): (u64, u32)) {
 fn put_struct(out: &mut Vec<u8>, a_struct: &Struct) {
     match a_struct {
         Struct::Gc(len) | Struct::Skip(len) => {
-            out.push(if matches!(a_struct, Struct::Gc(_)) { 0 } else { 10 });
+            out.push(if matches!(a_struct, Struct::Gc(_)) {
+                0
+            } else {
+                10
+            });
             var_uint(out, u64::from(*len));
         }
-        Struct::Item { origin, right_origin, parent, parent_sub, content } => {
+        Struct::Item {
+            origin,
+            right_origin,
+            parent,
+            parent_sub,
+            content,
+        } => {
             let has_parent = origin.is_none() && right_origin.is_none();
             let info = content.0
                 | if origin.is_some() { 0x80 } else { 0 }
                 | if right_origin.is_some() { 0x40 } else { 0 }
-                | if has_parent && parent_sub.is_some() { 0x20 } else { 0 };
+                | if has_parent && parent_sub.is_some() {
+                    0x20
+                } else {
+                    0
+                };
             out.push(info);
             origin.iter().for_each(|id| put_id(out, *id));
             right_origin.iter().for_each(|id| put_id(out, *id));
@@ -235,12 +254,23 @@ fn put_struct(out: &mut Vec<u8>, a_struct: &Struct) {
 }
 
 /// Per-client struct runs (distinct clients) and delete-set ranges.
-type ShapedUpdate = (BTreeMap<u64, (u32, Vec<Struct>)>, BTreeMap<u64, Vec<(u32, u32)>>);
+type ShapedUpdate = (
+    BTreeMap<u64, (u32, Vec<Struct>)>,
+    BTreeMap<u64, Vec<(u32, u32)>>,
+);
 
 fn shaped_update() -> impl Strategy<Value = ShapedUpdate> {
     (
-        prop::collection::btree_map(client(), (0u32..30, prop::collection::vec(a_struct(), 0..6)), 0..4),
-        prop::collection::btree_map(client(), prop::collection::vec((0u32..60, 0u32..10), 0..4), 0..3),
+        prop::collection::btree_map(
+            client(),
+            (0u32..30, prop::collection::vec(a_struct(), 0..6)),
+            0..4,
+        ),
+        prop::collection::btree_map(
+            client(),
+            prop::collection::vec((0u32..60, 0u32..10), 0..4),
+            0..3,
+        ),
     )
 }
 
@@ -251,7 +281,9 @@ fn encode_update((clients, deletes): &ShapedUpdate) -> Vec<u8> {
         var_uint(&mut out, structs.len() as u64);
         var_uint(&mut out, *client);
         var_uint(&mut out, u64::from(*clock));
-        structs.iter().for_each(|a_struct| put_struct(&mut out, a_struct));
+        structs
+            .iter()
+            .for_each(|a_struct| put_struct(&mut out, a_struct));
     }
     var_uint(&mut out, deletes.len() as u64);
     for (client, ranges) in deletes {
@@ -267,7 +299,11 @@ fn encode_update((clients, deletes): &ShapedUpdate) -> Vec<u8> {
 
 #[test]
 fn grammar_valid_random_updates_are_accepted_and_decode() {
-    let config = Config { cases: n_cases(600), failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: n_cases(600),
+        failure_persistence: None,
+        ..Config::default()
+    };
     let mut runner = TestRunner::new(config);
     let limits = FrameLimits::default();
     let panics = std::cell::RefCell::new(BTreeMap::<String, usize>::new());

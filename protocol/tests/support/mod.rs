@@ -13,12 +13,12 @@ use manifesto_protocol::yrs::types::Attrs;
 use manifesto_protocol::yrs::updates::decoder::Decode;
 use manifesto_protocol::yrs::updates::encoder::Encode;
 use manifesto_protocol::yrs::{
-    Any, Array, ArrayPrelim, Doc, Map, MapPrelim, Options, ReadTxn, StateVector, Text, Transact, Update,
-    Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim,
+    Any, Array, ArrayPrelim, Doc, Map, MapPrelim, Options, ReadTxn, StateVector, Text, Transact,
+    Update, Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim,
 };
 use manifesto_protocol::{
-    check_frame, decode_frame, encode_auth_denied, encode_awareness, encode_sync_step1, encode_sync_step2,
-    encode_update, FrameError, FrameLimits, InboundMessage,
+    check_frame, decode_frame, encode_auth_denied, encode_awareness, encode_sync_step1,
+    encode_sync_step2, encode_update, FrameError, FrameLimits, InboundMessage,
 };
 
 /// An `Any` of exactly `depth` nested containers, alternating arrays and maps.
@@ -41,7 +41,11 @@ pub struct SampleDoc {
     pub updates: Vec<Vec<u8>>,
 }
 
-fn transact(doc: &Doc, updates: &mut Vec<Vec<u8>>, edit: impl FnOnce(&mut manifesto_protocol::yrs::TransactionMut)) {
+fn transact(
+    doc: &Doc,
+    updates: &mut Vec<Vec<u8>>,
+    edit: impl FnOnce(&mut manifesto_protocol::yrs::TransactionMut),
+) {
     let mut txn = doc.transact_mut();
     edit(&mut txn);
     updates.push(txn.encode_update_v1());
@@ -53,18 +57,36 @@ pub fn text_doc() -> SampleDoc {
     let text = doc.get_or_insert_text("body");
     let mut updates = Vec::new();
     let bold = Attrs::from([(Arc::from("bold"), Any::Bool(true))]);
-    let link = Attrs::from([(Arc::from("link"), Any::from("https://example.org/?q=[{\"x\"}]"))]);
-    transact(&doc, &mut updates, |txn| text.insert(txn, 0, "The Manifesto of 😀 unité"));
-    transact(&doc, &mut updates, |txn| text.format(txn, 4, 9, bold.clone()));
-    transact(&doc, &mut updates, |txn| text.insert_with_attributes(txn, 0, "Preamble: ", link));
+    let link = Attrs::from([(
+        Arc::from("link"),
+        Any::from("https://example.org/?q=[{\"x\"}]"),
+    )]);
     transact(&doc, &mut updates, |txn| {
-        text.insert_embed(txn, 3, Any::Map(Arc::new(HashMap::from([
-            ("image".to_owned(), Any::from("figure.png")),
-            ("size".to_owned(), Any::Array(Arc::from(vec![Any::from(640), Any::from(480.5)]))),
-        ]))));
+        text.insert(txn, 0, "The Manifesto of 😀 unité")
+    });
+    transact(&doc, &mut updates, |txn| {
+        text.format(txn, 4, 9, bold.clone())
+    });
+    transact(&doc, &mut updates, |txn| {
+        text.insert_with_attributes(txn, 0, "Preamble: ", link)
+    });
+    transact(&doc, &mut updates, |txn| {
+        text.insert_embed(
+            txn,
+            3,
+            Any::Map(Arc::new(HashMap::from([
+                ("image".to_owned(), Any::from("figure.png")),
+                (
+                    "size".to_owned(),
+                    Any::Array(Arc::from(vec![Any::from(640), Any::from(480.5)])),
+                ),
+            ]))),
+        );
     });
     transact(&doc, &mut updates, |txn| text.remove_range(txn, 5, 3));
-    transact(&doc, &mut updates, |txn| text.format(txn, 0, 3, Attrs::from([(Arc::from("bold"), Any::Null)])));
+    transact(&doc, &mut updates, |txn| {
+        text.format(txn, 0, 3, Attrs::from([(Arc::from("bold"), Any::Null)]))
+    });
     SampleDoc { doc, updates }
 }
 
@@ -117,7 +139,10 @@ pub fn data_doc() -> SampleDoc {
         nested.insert(txn, "inner", ArrayPrelim::from([1, 2, 3]));
     });
     transact(&doc, &mut updates, |txn| {
-        let sub = Doc::with_options(Options { guid: "sub-guid".into(), ..Options::default() });
+        let sub = Doc::with_options(Options {
+            guid: "sub-guid".into(),
+            ..Options::default()
+        });
         meta.insert(txn, "subdoc", sub);
     });
     transact(&doc, &mut updates, |txn| {
@@ -133,7 +158,8 @@ pub fn sample_docs() -> Vec<SampleDoc> {
 }
 
 pub fn full_state(doc: &Doc) -> Vec<u8> {
-    doc.transact().encode_state_as_update_v1(&StateVector::default())
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
 }
 
 /// An awareness frame carrying a cursor state and a removed state.
@@ -146,7 +172,9 @@ pub fn awareness_frame() -> Vec<u8> {
     let mut other = Awareness::new(Doc::with_client_id(45));
     other.set_local_state_raw("{}");
     other.clean_local_state();
-    update.clients.extend(other.update().expect("awareness update").clients);
+    update
+        .clients
+        .extend(other.update().expect("awareness update").clients);
     encode_awareness(update)
 }
 
@@ -160,19 +188,37 @@ pub struct SampleFrame {
 /// Every kind of frame a yrs or Yjs peer sends, single and batched.
 pub fn sample_frames() -> Vec<SampleFrame> {
     let mut frames = Vec::new();
-    let mut single = |name: String, frame: Vec<u8>| frames.push(SampleFrame { name, frame, n_messages: 1 });
+    let mut single = |name: String, frame: Vec<u8>| {
+        frames.push(SampleFrame {
+            name,
+            frame,
+            n_messages: 1,
+        })
+    };
     for (i, sample) in sample_docs().iter().enumerate() {
         let state_vector = sample.doc.transact().state_vector();
-        single(format!("doc {i} sync step 1"), encode_sync_step1(&state_vector));
-        single(format!("doc {i} sync step 2"), encode_sync_step2(full_state(&sample.doc)));
-        single(format!("doc {i} empty sync step 1"), encode_sync_step1(&StateVector::default()));
+        single(
+            format!("doc {i} sync step 1"),
+            encode_sync_step1(&state_vector),
+        );
+        single(
+            format!("doc {i} sync step 2"),
+            encode_sync_step2(full_state(&sample.doc)),
+        );
+        single(
+            format!("doc {i} empty sync step 1"),
+            encode_sync_step1(&StateVector::default()),
+        );
         for (j, update) in sample.updates.iter().enumerate() {
             single(format!("doc {i} update {j}"), encode_update(update.clone()));
         }
         // What a peer that has the first update lacks.
         let partial = Doc::new();
         apply(&partial, &sample.updates[0]);
-        let diff = sample.doc.transact().encode_state_as_update_v1(&partial.transact().state_vector());
+        let diff = sample
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&partial.transact().state_vector());
         single(format!("doc {i} sync step 2 diff"), encode_sync_step2(diff));
     }
     single("awareness".to_owned(), awareness_frame());
@@ -187,13 +233,19 @@ pub fn sample_frames() -> Vec<SampleFrame> {
     }
     batch.extend(awareness_frame());
     batch.push(3);
-    frames.push(SampleFrame { name: "batch".to_owned(), frame: batch, n_messages: text.updates.len() + 3 });
+    frames.push(SampleFrame {
+        name: "batch".to_owned(),
+        frame: batch,
+        n_messages: text.updates.len() + 3,
+    });
     frames
 }
 
 pub fn apply(doc: &Doc, update: &[u8]) {
     let update = Update::decode_v1(update).expect("yrs-made update");
-    doc.transact_mut().apply_update(update).expect("yrs-made update applies");
+    doc.transact_mut()
+        .apply_update(update)
+        .expect("yrs-made update applies");
 }
 
 /// What happened to one frame.
@@ -223,10 +275,17 @@ pub fn exercise(frame: &[u8], limits: &FrameLimits) -> Result<Outcome, String> {
         .map_err(|payload| format!("check_frame panicked: {}", panic_text(payload)))?;
     let decoded = catch_unwind(|| decode_frame(frame, limits))
         .map_err(|payload| format!("decode_frame panicked: {}", panic_text(payload)))?;
-    let mut outcome = Outcome { checked: checked.clone().err(), ..Outcome::default() };
+    let mut outcome = Outcome {
+        checked: checked.clone().err(),
+        ..Outcome::default()
+    };
     let messages = match (checked, decoded) {
         (Err(checked), Err(decoded)) if checked == decoded => return Ok(outcome),
-        (Err(checked), other) => return Err(format!("check refused ({checked}) but decode gave {other:?}")),
+        (Err(checked), other) => {
+            return Err(format!(
+                "check refused ({checked}) but decode gave {other:?}"
+            ))
+        }
         (Ok(()), Err(FrameError::Undecodable("message count"))) => {
             return Err("yrs read fewer messages than check_frame found".to_owned())
         }
@@ -268,5 +327,8 @@ pub fn exercise(frame: &[u8], limits: &FrameLimits) -> Result<Outcome, String> {
 
 /// Cases per property: `PROPTEST_CASES` when set, else `default`.
 pub fn n_cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }
