@@ -1,15 +1,16 @@
 //! y-websocket framing on top of `yrs::sync`: decode an inbound frame into the messages the
 //! server acts on, and encode each outbound message once.
 //!
-//! Decoding always runs [`check_frame`] first, so yrs only ever sees bytes whose lengths,
-//! counts and nesting are within [`FrameLimits`].
+//! Decoding always runs [`crate::check_frame`] first, so yrs only ever sees bytes whose
+//! lengths, counts and nesting are within [`FrameLimits`].
 
 use yrs::sync::{Awareness, AwarenessUpdate, Message, MessageReader, SyncMessage};
 use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 use yrs::{StateVector, Update};
 
-use crate::{check_frame, FrameError, FrameLimits};
+use crate::validate::scan_frame;
+use crate::{FrameError, FrameLimits};
 
 /// One decoded inbound y-websocket message, in the form the server acts on.
 #[derive(Debug)]
@@ -30,7 +31,8 @@ pub enum InboundMessage {
 
 /// Checks the structure of `frame`, then decodes every message in it.
 pub fn decode_frame(frame: &[u8], limits: &FrameLimits) -> Result<Vec<InboundMessage>, FrameError> {
-    check_frame(frame, limits)?;
+    // `scan_frame` is `check_frame`, also counting the messages.
+    let n_messages = scan_frame(frame, limits)?;
     let mut decoder = DecoderV1::from(frame);
     let mut messages = Vec::new();
     for message in MessageReader::new(&mut decoder) {
@@ -50,8 +52,10 @@ pub fn decode_frame(frame: &[u8], limits: &FrameLimits) -> Result<Vec<InboundMes
             Message::Custom(tag, _) => return Err(FrameError::UnknownMessageType(u64::from(tag))),
         });
     }
-    if messages.is_empty() {
-        return Err(FrameError::Empty);
+    // yrs's `MessageReader` ends quietly at a message that runs out of bytes; the scan rules
+    // that out, and this keeps a disagreement between the two from dropping a message unseen.
+    if messages.len() != n_messages {
+        return Err(FrameError::Undecodable("message count"));
     }
     Ok(messages)
 }
