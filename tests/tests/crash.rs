@@ -73,7 +73,7 @@ async fn sigkill_never_loses_an_update_another_client_received() {
                 .is_ok()
             {
                 n_sent += 1;
-                if n_sent % 16 == 0 {
+                if n_sent.is_multiple_of(16) {
                     tokio::task::yield_now().await;
                 }
             }
