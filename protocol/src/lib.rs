@@ -19,7 +19,7 @@ pub use framing::{
     encode_sync_step2, encode_update, InboundMessage,
 };
 pub use limits::FrameLimits;
-pub use validate::check_frame;
+pub use validate::{check_frame, nested_content, NestedContent};
 
 /// Re-exported so that users of the framing functions name the same yrs types.
 pub use yrs;

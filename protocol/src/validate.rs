@@ -162,8 +162,35 @@ fn check_state_vector(buf: &[u8]) -> Result<(), FrameError> {
     reader.expect_end("state vector")
 }
 
+/// Items of an update whose content is a shared type or a subdocument, by id, as listed by
+/// [`nested_content`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NestedContent {
+    /// `(client, clock)` of every item holding a shared type.
+    pub type_items: Vec<(u64, u32)>,
+    /// Number of items holding a subdocument.
+    pub n_subdocs: usize,
+}
+
+/// Lists the shared-type and subdocument items of a v1 `update`, checking its structure as
+/// [`check_frame`] does. The server runs it on the deltas yrs re-encodes, to bound how deeply
+/// shared types nest, which no single frame can show.
+pub fn nested_content(update: &[u8], limits: &FrameLimits) -> Result<NestedContent, FrameError> {
+    let mut nested = NestedContent::default();
+    scan_update(update, limits, &mut nested)?;
+    Ok(nested)
+}
+
 /// `Update::decode`: structs per client, then the delete set, and nothing after it.
 fn check_update(buf: &[u8], limits: &FrameLimits) -> Result<(), FrameError> {
+    scan_update(buf, limits, &mut NestedContent::default())
+}
+
+fn scan_update(
+    buf: &[u8],
+    limits: &FrameLimits,
+    nested: &mut NestedContent,
+) -> Result<(), FrameError> {
     let mut reader = Reader::new(buf);
     let n_clients = reader.var_u32()?;
     reader.fits(u64::from(n_clients), MIN_CLIENT_STRUCTS_BYTES)?;
@@ -171,12 +198,20 @@ fn check_update(buf: &[u8], limits: &FrameLimits) -> Result<(), FrameError> {
     let mut clients = Vec::with_capacity(n_clients as usize);
     for _ in 0..n_clients {
         let n_structs = reader.var_u32()?;
-        clients.push(reader.client_id()?);
+        let client = reader.client_id()?;
+        clients.push(client);
         // yrs adds every struct's length to this `u32` clock.
         let mut clock = u64::from(reader.var_u32()?);
         reader.fits(u64::from(n_structs), MIN_STRUCT_BYTES)?;
         for _ in 0..n_structs {
-            clock += u64::from(check_struct(&mut reader, limits)?);
+            let (len, content) = check_struct(&mut reader, limits)?;
+            match content {
+                // `clock` is at most u32::MAX here (checked after every struct).
+                Some(CONTENT_TYPE) => nested.type_items.push((client, clock as u32)),
+                Some(CONTENT_DOC) => nested.n_subdocs += 1,
+                _ => {}
+            }
+            clock += u64::from(len);
             if clock > u64::from(u32::MAX) {
                 return Err(FrameError::Malformed("clock range"));
             }
@@ -193,15 +228,18 @@ fn check_update(buf: &[u8], limits: &FrameLimits) -> Result<(), FrameError> {
 }
 
 /// `Update::decode_block`: one GC, skip or item struct. Returns the number of clock ticks it
-/// takes, as yrs counts them.
-fn check_struct(reader: &mut Reader<'_>, limits: &FrameLimits) -> Result<u32, FrameError> {
+/// takes, as yrs counts them, and the content kind of an item.
+fn check_struct(
+    reader: &mut Reader<'_>,
+    limits: &FrameLimits,
+) -> Result<(u32, Option<u8>), FrameError> {
     let info = reader.u8()?;
     if info == STRUCT_GC || info == STRUCT_SKIP {
         let len = reader.var_u32()?;
         if len == 0 {
             return Err(FrameError::Malformed("empty block"));
         }
-        return Ok(len);
+        return Ok((len, None));
     }
     if info & UNUSED_INFO_BIT != 0 {
         return Err(FrameError::Malformed("struct info"));
@@ -227,7 +265,7 @@ fn check_struct(reader: &mut Reader<'_>, limits: &FrameLimits) -> Result<u32, Fr
             reader.string()?;
         }
     }
-    check_content(reader, content, limits)
+    Ok((check_content(reader, content, limits)?, Some(content)))
 }
 
 /// `ItemContent::decode`. Returns the content's length in clock ticks (yrs's `len_utf16`).

@@ -6,11 +6,17 @@
 
 use std::collections::HashSet;
 
-use manifesto_protocol::yrs;
+use manifesto_protocol::{nested_content, yrs, FrameLimits};
 use thiserror::Error;
+use yrs::branch::{Branch, BranchPtr};
 use yrs::sync::{Awareness, AwarenessUpdate};
+use yrs::types::xml::XmlOut;
+use yrs::types::TypeRef;
 use yrs::updates::decoder::Decode;
-use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::{
+    BranchID, ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update, Xml,
+    XmlElementRef, ID,
+};
 
 use crate::store::StoredDocument;
 
@@ -20,6 +26,11 @@ pub enum RoomError {
     /// yrs could not integrate the update.
     #[error("update rejected: {0}")]
     UpdateRejected(String),
+    /// The update was applied but breaks a rule of Manifesto documents (too deeply nested
+    /// shared types, subdocuments, nested types other than XML elements). The document now
+    /// holds it, so the caller must drop this room and reload the document.
+    #[error("update refused: {0}")]
+    Refused(&'static str),
     /// Stored bytes could not be decoded into the document.
     #[error("stored update {index} is undecodable: {reason}")]
     StoredUpdateUndecodable { index: usize, reason: String },
@@ -27,6 +38,11 @@ pub enum RoomError {
 
 /// The v1 encoding of an update that changes nothing: no structs, empty delete set.
 const EMPTY_UPDATE_V1: [u8; 2] = [0, 0];
+
+/// Deepest nesting of shared types accepted, counting the root. A Manifesto needs about six
+/// (fragment, list, item, paragraph, text); yrs deletes and garbage-collects nested types
+/// recursively, and overflows a 2 MiB stack a few thousand levels down.
+pub const MAX_TYPE_DEPTH: usize = 32;
 
 /// One live document and its presence states.
 pub struct Room {
@@ -58,12 +74,18 @@ impl Room {
 
     /// Integrates `update` and returns what it changed, encoded by yrs (v1), or `None` when the
     /// update brought nothing new (or only blocks that wait for missing predecessors).
+    ///
+    /// On [`RoomError::Refused`] the document already holds the refused content: drop the room.
     pub fn apply_update(&mut self, update: Update) -> Result<Option<Vec<u8>>, RoomError> {
         let mut txn = self.awareness.doc().transact_mut();
         txn.apply_update(update)
             .map_err(|e| RoomError::UpdateRejected(e.to_string()))?;
         let delta = txn.encode_update_v1();
-        Ok((delta != EMPTY_UPDATE_V1).then_some(delta))
+        if delta == EMPTY_UPDATE_V1 {
+            return Ok(None);
+        }
+        check_nesting(&txn, &delta)?;
+        Ok(Some(delta))
     }
 
     /// The document's state vector.
@@ -118,6 +140,56 @@ impl Room {
     }
 }
 
+/// Checks the shared types `delta` (just integrated by `txn`) added: only XML elements and
+/// texts may nest, at most [`MAX_TYPE_DEPTH`] deep, and no subdocuments.
+fn check_nesting(txn: &TransactionMut, delta: &[u8]) -> Result<(), RoomError> {
+    let limits = FrameLimits {
+        max_frame_bytes: usize::MAX,
+        ..FrameLimits::default()
+    };
+    let nested =
+        nested_content(delta, &limits).map_err(|_| RoomError::Refused("undecodable delta"))?;
+    if nested.n_subdocs > 0 {
+        return Err(RoomError::Refused("subdocuments are not supported"));
+    }
+    for (client, clock) in nested.type_items {
+        let id = ID::new(ClientID::new(client), clock);
+        // An item deleted and collected in the same transaction has no branch left.
+        let Some(branch) = BranchID::get_nested(txn, &id) else {
+            continue;
+        };
+        if !matches!(
+            branch.type_ref(),
+            TypeRef::XmlElement(_) | TypeRef::XmlText | TypeRef::XmlHook
+        ) {
+            return Err(RoomError::Refused(
+                "only XML elements and texts may be nested",
+            ));
+        }
+        let mut depth = 1;
+        let mut current = xml_parent(branch);
+        while let Some(parent) = current {
+            depth += 1;
+            if depth > MAX_TYPE_DEPTH {
+                return Err(RoomError::Refused("shared types nested too deeply"));
+            }
+            current = xml_parent(parent);
+        }
+    }
+    Ok(())
+}
+
+/// The XML type `branch` is nested in, if any (a root, or a non-XML parent, ends the walk).
+fn xml_parent(branch: BranchPtr) -> Option<BranchPtr> {
+    let parent = XmlElementRef::from(branch).parent()?;
+    let parent: &Branch = match &parent {
+        XmlOut::Element(element) => element.as_ref(),
+        XmlOut::Fragment(fragment) => fragment.as_ref(),
+        XmlOut::Text(text) => text.as_ref(),
+    };
+    Some(BranchPtr::from(parent))
+}
+
 impl Default for Room {
     fn default() -> Self {
         Room::new()
@@ -166,6 +238,69 @@ mod tests {
         let loaded = Room::from_stored(&stored).expect("load");
         let t = loaded.doc().get_or_insert_text("t");
         assert_eq!(t.get_string(&loaded.doc().transact()).len(), 2);
+    }
+
+    /// An update adding `depth` XML elements, each inside the one before, under root "x".
+    fn nested_elements(depth: usize) -> Update {
+        use yrs::{XmlElementPrelim, XmlFragment};
+        let doc = Doc::new();
+        let root = doc.get_or_insert_xml_fragment("x");
+        let mut txn = doc.transact_mut();
+        let mut parent = root.push_back(&mut txn, XmlElementPrelim::empty("level"));
+        for _ in 1..depth {
+            parent = parent.push_back(&mut txn, XmlElementPrelim::empty("level"));
+        }
+        Update::decode_v1(&txn.encode_update_v1()).expect("own update decodes")
+    }
+
+    #[test]
+    fn prosemirror_shaped_nesting_is_accepted() {
+        let mut room = Room::new();
+        // fragment > element x 5 > text: a list item paragraph is about this deep.
+        assert!(room
+            .apply_update(nested_elements(5))
+            .expect("accepted")
+            .is_some());
+        assert!(room
+            .apply_update(nested_elements(MAX_TYPE_DEPTH - 1))
+            .expect("accepted")
+            .is_some());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut room = Room::new();
+        let result = room.apply_update(nested_elements(MAX_TYPE_DEPTH + 5));
+        assert!(
+            matches!(
+                result,
+                Err(RoomError::Refused("shared types nested too deeply"))
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn nested_map_is_refused() {
+        use yrs::{Array, Map, MapPrelim};
+        let doc = Doc::new();
+        let root = doc.get_or_insert_array("a");
+        let update = {
+            let mut txn = doc.transact_mut();
+            let map = root.push_back(&mut txn, MapPrelim::default());
+            map.insert(&mut txn, "k", "v");
+            Update::decode_v1(&txn.encode_update_v1()).expect("decodes")
+        };
+        let result = Room::new().apply_update(update);
+        assert!(
+            matches!(
+                result,
+                Err(RoomError::Refused(
+                    "only XML elements and texts may be nested"
+                ))
+            ),
+            "{result:?}"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::flusher::Flusher;
-use crate::room::Room;
+use crate::room::{Room, RoomError};
 use crate::store::{Store, StoreError, StoredDocument};
 
 /// Identifies one WebSocket connection for the lifetime of the process.
@@ -576,35 +576,47 @@ impl RoomTask {
             InboundMessage::SyncStep2(update) | InboundMessage::Update(update) => {
                 let applied =
                     std::panic::catch_unwind(AssertUnwindSafe(|| room.apply_update(update)));
-                match applied {
-                    Ok(Ok(Some(delta))) => out.deltas.push((conn, delta)),
-                    Ok(Ok(None)) => {}
+                let refusal = match applied {
+                    Ok(Ok(Some(delta))) => {
+                        out.deltas.push((conn, delta));
+                        None
+                    }
+                    Ok(Ok(None)) => None,
+                    Ok(Err(RoomError::Refused(reason))) => Some((
+                        CloseCode::PolicyViolation,
+                        format!("update refused: {reason}"),
+                    )),
                     Ok(Err(e)) => {
-                        tracing::info!(document = %self.name, conn, error = %e, "update refused");
-                        self.close_member(conn, CloseCode::ProtocolError, "update refused");
+                        tracing::info!(document = %self.name, conn, error = %e, "update could not be integrated");
+                        Some((
+                            CloseCode::ProtocolError,
+                            "update could not be integrated".to_owned(),
+                        ))
                     }
                     Err(_) => {
-                        tracing::error!(document = %self.name, conn, "panic while applying an update; reloading the document");
-                        self.close_member(
-                            conn,
+                        tracing::error!(document = %self.name, conn, "panic while applying an update");
+                        Some((
                             CloseCode::InternalError,
-                            "update could not be applied",
-                        );
-                        // The panic may have left the document half-changed: start again from
-                        // what is stored plus this batch's earlier (good) deltas.
-                        let earlier: Vec<Vec<u8>> =
-                            out.deltas.iter().map(|(_, delta)| delta.clone()).collect();
-                        match self.reload(earlier).await {
-                            Some(reloaded) => room = reloaded,
-                            None => {
-                                for state in self.members.values() {
-                                    state.member.close_with(
-                                        CloseCode::InternalError,
-                                        "document reload failed",
-                                    );
-                                }
-                                out.deltas.clear();
+                            "update could not be applied".to_owned(),
+                        ))
+                    }
+                };
+                if let Some((code, reason)) = refusal {
+                    tracing::info!(document = %self.name, conn, %reason, "closing the sender and reloading the document");
+                    self.close_member(conn, code, &reason);
+                    // yrs may have integrated part of the update (or panicked half-way): start
+                    // again from what is stored plus this batch's earlier, good deltas.
+                    let earlier: Vec<Vec<u8>> =
+                        out.deltas.iter().map(|(_, delta)| delta.clone()).collect();
+                    match self.reload(earlier).await {
+                        Some(reloaded) => room = reloaded,
+                        None => {
+                            for state in self.members.values() {
+                                state
+                                    .member
+                                    .close_with(CloseCode::InternalError, "document reload failed");
                             }
+                            out.deltas.clear();
                         }
                     }
                 }

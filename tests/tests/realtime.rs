@@ -268,6 +268,57 @@ fn nested_any_update(depth: usize) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nesting_built_across_frames_is_refused_and_the_document_kept() {
+    use manifesto_protocol::yrs::{XmlElementPrelim, XmlFragment};
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("nested");
+    let mut attacker = TestClient::connect(&url).await.expect("connect");
+    attacker.push_text("t", "kept").await.expect("edit");
+    let root = attacker.doc.get_or_insert_xml_fragment("prosemirror");
+    // Twenty levels per frame: each frame alone is shallow, together they are not.
+    let mut parent = None;
+    let mut closed = None;
+    for _ in 0..10 {
+        let update = attacker.edit(|txn| {
+            let mut level = match parent.take() {
+                None => root.push_back(txn, XmlElementPrelim::empty("level")),
+                Some(p) => yrs::XmlElementRef::push_back(&p, txn, XmlElementPrelim::empty("level")),
+            };
+            for _ in 1..20 {
+                level = level.push_back(txn, XmlElementPrelim::empty("level"));
+            }
+            parent = Some(level);
+        });
+        if attacker.send_update(update).await.is_err() {
+            break;
+        }
+        attacker.drain_for(Duration::from_millis(50)).await;
+        if let Some(c) = attacker.closed.clone() {
+            closed = Some(c);
+            break;
+        }
+    }
+    let (code, reason) = closed.expect("the sender is closed");
+    assert_eq!(code, CloseCode::PolicyViolation.code(), "{reason}");
+    assert!(reason.contains("nested too deeply"), "{reason}");
+    let fresh = TestClient::connect(&url)
+        .await
+        .expect("the server still serves the document");
+    assert_eq!(fresh.text("t"), "kept");
+    let fragment = fresh.doc.get_or_insert_xml_fragment("prosemirror");
+    let depth_kept = {
+        let txn = fresh.doc.transact();
+        fragment.get_string(&txn).matches("<level>").count()
+    };
+    assert!(
+        depth_kept < manifesto_server::room::MAX_TYPE_DEPTH,
+        "only accepted levels were kept: {depth_kept}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_reader_is_closed_then_reconnects_and_converges() {
     let dir = tempdir();
     let server = TestServer::start_with(dir.path(), |c| c.outbound_queue_frames = 32).await;
