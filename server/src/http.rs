@@ -93,13 +93,25 @@ async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
 
+/// The body of `GET /healthz`.
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
+    /// Documents currently loaded in memory.
+    live_rooms: usize,
+    /// Open WebSocket connections.
+    connections: usize,
 }
 
-async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        live_rooms: state.sockets.rooms.n_live_rooms(),
+        connections: state
+            .sockets
+            .n_connections
+            .load(std::sync::atomic::Ordering::Relaxed),
+    })
 }
 
 async fn upgrade_document_socket(

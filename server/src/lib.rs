@@ -40,17 +40,31 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate().context("invalid configuration")?;
+    let store = open_store(&config).await?;
+    run_with_store(listener, config, store, shutdown).await
+}
+
+/// Opens the sled store of `config.data_dir`, creating the directory if needed.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let store_dir = config.data_dir.join("store");
     let sync_mode = config.durability.into();
-    let store: Arc<dyn Store> = Arc::new(
-        tokio::task::spawn_blocking(move || SledStore::open(&store_dir, sync_mode))
-            .await
-            .context("store open task failed")?
-            .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?,
-    );
+    let store = tokio::task::spawn_blocking(move || SledStore::open(&store_dir, sync_mode))
+        .await
+        .context("store open task failed")?
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
 
+/// Serves `listener` over `store` (which tests may wrap to inject faults) until `shutdown`.
+pub async fn run_with_store(
+    listener: TcpListener,
+    config: Config,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate().context("invalid configuration")?;
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let rooms = Rooms::new(
@@ -70,6 +84,7 @@ pub async fn run(
         ping_interval: config.ping_interval(),
         idle_timeout: config.idle_timeout(),
         shutdown: token.clone(),
+        n_connections: std::sync::atomic::AtomicUsize::new(0),
     });
     let app = http::router(AppState {
         sockets: sockets.clone(),

@@ -3,7 +3,7 @@
 //!
 //! Only this module and `http` know about close frames and status codes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +27,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What a connection needs from the server.
-#[derive(Clone)]
+/// What a connection needs from the server. Shared behind an `Arc`.
 pub struct SocketContext {
     /// The room registry.
     pub rooms: Rooms,
@@ -40,10 +39,39 @@ pub struct SocketContext {
     pub idle_timeout: Duration,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
+    /// Open WebSocket connections, for health and metrics.
+    pub n_connections: AtomicUsize,
 }
 
 /// Runs one upgraded connection on document `document` until it closes.
 pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<SocketContext>) {
+    context.n_connections.fetch_add(1, Ordering::Relaxed);
+    let stream = serve_member(socket, document, &context).await;
+    context.n_connections.fetch_sub(1, Ordering::Relaxed);
+    // Nothing shared is held while waiting for the peer: shutdown does not wait for this.
+    drop(context);
+    // Wait for the peer's close frame (or its end) before the socket is dropped: dropping it
+    // with unread bytes makes the kernel reset the connection, and the peer may then lose the
+    // close frame and its code.
+    if let Some(mut stream) = stream {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Runs the connection as a member of its document's room; returns the read half, to be
+/// drained until the peer's close, once the close frame has been sent.
+async fn serve_member(
+    socket: WebSocket,
+    document: String,
+    context: &Arc<SocketContext>,
+) -> Option<SplitStream<WebSocket>> {
     let conn = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
     let (close_tx, close_rx) = watch::channel(None::<CloseReason>);
     // Subscribed before anything can set a reason, so the read loop never misses it.
@@ -54,7 +82,7 @@ pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<Sock
         direct: direct_tx,
         close: close_tx.clone(),
     };
-    let (mut sink, stream) = socket.split();
+    let (mut sink, mut stream) = socket.split();
 
     let joined = match context.rooms.join(&document, member).await {
         Ok(joined) => joined,
@@ -65,7 +93,7 @@ pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<Sock
                 "document unavailable; retry later",
             );
             let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close_message(&reason))).await;
-            return;
+            return Some(stream);
         }
     };
     tracing::debug!(%document, conn, "connected");
@@ -79,14 +107,15 @@ pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<Sock
         conn,
         context.clone(),
     ));
-    read_loop(stream, &joined.room, &close_tx, close_rx, &context).await;
+    read_loop(&mut stream, &joined.room, &close_tx, close_rx, context).await;
     joined.room.leave().await;
     // The writer stops once the close reason is set (the read loop always sets one) or the
-    // socket fails.
+    // socket fails; it sends the close frame.
     if writer.await.is_err() {
         tracing::error!(%document, conn, "writer task failed");
     }
     tracing::debug!(%document, conn, "disconnected");
+    Some(stream)
 }
 
 fn close_message(reason: &CloseReason) -> Message {
@@ -112,7 +141,7 @@ fn set_close(close: &watch::Sender<Option<CloseReason>>, reason: CloseReason) {
 }
 
 async fn read_loop(
-    mut stream: SplitStream<WebSocket>,
+    stream: &mut SplitStream<WebSocket>,
     room: &crate::rooms::RoomSender,
     close: &watch::Sender<Option<CloseReason>>,
     mut close_rx: watch::Receiver<Option<CloseReason>>,

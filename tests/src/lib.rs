@@ -15,7 +15,9 @@ use futures_util::{SinkExt, StreamExt};
 use manifesto_protocol::yrs;
 use manifesto_server::config::{Config, Durability};
 use manifesto_server::room::Room;
-use manifesto_server::store::{SledStore, Store, SyncMode};
+use manifesto_server::store::{SledStore, Store, StoreError, StoredDocument, SyncMode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -49,6 +51,15 @@ impl TestServer {
 
     /// Starts a server on `data_dir` after `adjust` has changed the default configuration.
     pub async fn start_with(data_dir: &Path, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_full(data_dir, adjust, |store| store).await
+    }
+
+    /// Starts a server whose store is `wrap`ped (to inject faults) after `adjust`.
+    pub async fn start_full(
+        data_dir: &Path,
+        adjust: impl FnOnce(&mut Config),
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> TestServer {
         // Server logs appear in a test's output when MANIFESTO_LOG is set (e.g. to "debug").
         if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("MANIFESTO_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -65,10 +76,19 @@ impl TestServer {
         // proves nothing more in-process. The crash test uses the binary's default.
         config.durability = Durability::ProcessCrash;
         adjust(&mut config);
+        let store = manifesto_server::open_store(&config)
+            .await
+            .expect("open the store");
+        let store = wrap(store);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(manifesto_server::run(listener, config, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(manifesto_server::run_with_store(
+            listener,
+            config,
+            store,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         TestServer {
             addr,
             data_dir: data_dir.to_path_buf(),
@@ -108,6 +128,69 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
     }
+}
+
+/// A store that fails appends while [`FaultyStore::fail_appends`] is set.
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    /// While true, every append fails with an injected fault.
+    pub fail_appends: Arc<AtomicBool>,
+}
+
+impl FaultyStore {
+    /// Wraps `inner`; appends fail while `fail_appends` is true.
+    pub fn new(inner: Arc<dyn Store>, fail_appends: Arc<AtomicBool>) -> FaultyStore {
+        FaultyStore {
+            inner,
+            fail_appends,
+        }
+    }
+}
+
+impl Store for FaultyStore {
+    fn load_document(&self, name: &str) -> Result<StoredDocument, StoreError> {
+        self.inner.load_document(name)
+    }
+    fn append_updates(
+        &self,
+        name: &str,
+        first_seq: u64,
+        updates: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
+        if self.fail_appends.load(Ordering::SeqCst) {
+            return Err(StoreError::Injected("append refused by the test".into()));
+        }
+        self.inner.append_updates(name, first_seq, updates)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
+    fn compact(&self, name: &str, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
+        self.inner.compact(name, snapshot, through_seq)
+    }
+    fn document_names(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.document_names()
+    }
+}
+
+/// `GET path` on `addr`; returns the status and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.context("connect")?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("no status in {response:?}"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
 }
 
 /// Reads the document `name` as stored in a (stopped) server's data directory.

@@ -175,8 +175,10 @@ async fn random_edits_restarts_and_reconnects_converge() {
         }
     }
 
-    // Everyone reconnects (the handshake exchanges whatever is missing, including dropped
-    // updates), then a second round of barriers brings every client the final state.
+    // Everyone reconnects: the handshake exchanges whatever is missing, dropped updates
+    // included. Messages on different connections are not ordered, so two barrier rounds
+    // follow: after the first, every client's contribution is durable on the server (each
+    // barrier follows that client's own messages); the second brings each client the result.
     let url = server.ws_url(document);
     for client in clients.iter_mut() {
         if let Some(connection) = client.connection.take() {
@@ -187,12 +189,14 @@ async fn random_edits_restarts_and_reconnects_converge() {
             .unwrap_or_else(|e| panic!("seed {seed}: final connect failed: {e:#}"));
         client.connection = Some(connection);
     }
-    for client in clients.iter_mut() {
-        if let Some(connection) = client.connection.as_mut() {
-            connection
-                .sync()
-                .await
-                .unwrap_or_else(|e| panic!("seed {seed}: final sync: {e:#}"));
+    for _round in 0..2 {
+        for client in clients.iter_mut() {
+            if let Some(connection) = client.connection.as_mut() {
+                connection
+                    .sync()
+                    .await
+                    .unwrap_or_else(|e| panic!("seed {seed}: final sync: {e:#}"));
+            }
         }
     }
 

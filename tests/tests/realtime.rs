@@ -396,3 +396,219 @@ async fn sync_step1_is_answered_with_sync_step2() {
     assert!(got_step2);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connection_is_closed_and_pinged_one_is_kept() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempdir();
+    let server = TestServer::start_with(dir.path(), |c| {
+        c.ping_interval_secs = 1;
+        c.idle_timeout_secs = 2;
+    })
+    .await;
+    let url = server.ws_url("idle");
+    let mut lively = TestClient::connect(&url).await.expect("lively connects");
+    // The silent client is a raw socket that completes the upgrade and then never writes, so
+    // it answers no ping (a WebSocket library would answer them as soon as it reads).
+    let mut silent = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET /ws/idle HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    silent
+        .write_all(request.as_bytes())
+        .await
+        .expect("upgrade request");
+
+    // The lively client keeps reading, so it answers the server's pings.
+    lively.drain_for(Duration::from_millis(3500)).await;
+    assert_eq!(
+        lively.closed, None,
+        "a client answering pings stays connected"
+    );
+
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut received))
+        .await
+        .expect("the server ends the silent connection")
+        .expect("read");
+    let body_start = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("101 response")
+        + 4;
+    assert!(received.starts_with(b"HTTP/1.1 101"), "upgraded");
+    let frames = server_frames(&received[body_start..]);
+    assert!(
+        frames.iter().any(|(opcode, _)| *opcode == 0x9),
+        "the server pinged"
+    );
+    let (_, close) = frames
+        .iter()
+        .find(|(opcode, _)| *opcode == 0x8)
+        .expect("a close frame");
+    let code = u16::from_be_bytes([close[0], close[1]]);
+    assert_eq!(
+        code,
+        CloseCode::IdleTimeout.code(),
+        "{}",
+        String::from_utf8_lossy(&close[2..])
+    );
+    server.stop().await;
+}
+
+/// Splits unmasked server frames into (opcode, payload).
+fn server_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 2 {
+        let opcode = bytes[0] & 0x0f;
+        let (len, header) = match bytes[1] & 0x7f {
+            126 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(bytes[2..10].try_into().expect("8 bytes")) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        if bytes.len() < header + len {
+            break;
+        }
+        frames.push((opcode, bytes[header..header + len].to_vec()));
+        bytes = &bytes[header + len..];
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_room_is_evicted_and_loaded_again() {
+    let dir = tempdir();
+    let server = TestServer::start_with(dir.path(), |c| c.room_idle_secs = 0).await;
+    let url = server.ws_url("evict");
+    let mut client = TestClient::connect(&url).await.expect("connect");
+    client.push_text("t", "stored").await.expect("edit");
+    client.sync().await.expect("durable");
+    let (_, health) = manifesto_tests::http_get(server.addr, "/healthz")
+        .await
+        .expect("healthz");
+    assert!(health.contains(r#""live_rooms":1"#), "{health}");
+    client.close().await;
+    let deadline = tokio::time::Instant::now() + manifesto_tests::PATIENCE;
+    loop {
+        let (_, health) = manifesto_tests::http_get(server.addr, "/healthz")
+            .await
+            .expect("healthz");
+        if health.contains(r#""live_rooms":0"#) && health.contains(r#""connections":0"#) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "room not evicted: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let again = TestClient::connect(&url).await.expect("reconnect");
+    assert_eq!(
+        again.text("t"),
+        "stored",
+        "the evicted document is loaded from the store"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_is_compacted_into_a_snapshot() {
+    use manifesto_server::store::{SledStore, Store, SyncMode};
+    let dir = tempdir();
+    let server = TestServer::start_with(dir.path(), |c| c.compact_after_updates = 10).await;
+    let url = server.ws_url("compact");
+    let mut client = TestClient::connect(&url).await.expect("connect");
+    for i in 0..100 {
+        client.push_text("t", &format!("{i};")).await.expect("edit");
+        client.sync().await.expect("durable");
+    }
+    let expected = client.text("t");
+    client.close().await;
+    server.stop().await;
+    {
+        let store =
+            SledStore::open(&dir.path().join("store"), SyncMode::ProcessCrash).expect("open");
+        let stored = store.load_document("compact").expect("load");
+        assert!(stored.snapshot.is_some(), "a snapshot was written");
+        assert!(
+            stored.updates.len() < 20,
+            "the log was compacted: {} updates left",
+            stored.updates.len()
+        );
+        assert_eq!(stored.next_seq, 100);
+    }
+    let server = TestServer::start(dir.path()).await;
+    let reloaded = TestClient::connect(&server.ws_url("compact"))
+        .await
+        .expect("connect");
+    assert_eq!(reloaded.text("t"), expected);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_connections_with_1001() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let mut client = TestClient::connect(&server.ws_url("bye"))
+        .await
+        .expect("connect");
+    let stopping = tokio::spawn(server.stop());
+    let (code, reason) = client.wait_closed().await.expect("closed");
+    assert_eq!(code, CloseCode::GoingAway.code(), "{reason}");
+    stopping.await.expect("stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failure_relays_nothing_and_keeps_what_was_stored() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempdir();
+    let fail = Arc::new(AtomicBool::new(false));
+    let fault = fail.clone();
+    let server = TestServer::start_full(
+        dir.path(),
+        |_| {},
+        move |store| Arc::new(manifesto_tests::FaultyStore::new(store, fault)),
+    )
+    .await;
+    let url = server.ws_url("faulty");
+    let mut writer = TestClient::connect(&url).await.expect("writer");
+    let mut reader = TestClient::connect(&url).await.expect("reader");
+    writer.push_text("t", "stored. ").await.expect("edit");
+    reader
+        .wait_until(|c| c.text("t") == "stored. ")
+        .await
+        .expect("relayed");
+
+    fail.store(true, Ordering::SeqCst);
+    writer
+        .push_text("t", "not stored yet.")
+        .await
+        .expect("edit");
+    let (code, reason) = writer.wait_closed().await.expect("writer closed");
+    assert_eq!(code, CloseCode::InternalError.code(), "{reason}");
+    let (code, _) = reader.wait_closed().await.expect("reader closed");
+    assert_eq!(code, CloseCode::InternalError.code());
+    assert_eq!(reader.text("t"), "stored. ", "nothing unstored was relayed");
+
+    // Storage recovers; the writer reconnects with its document and its edit lands.
+    fail.store(false, Ordering::SeqCst);
+    let _writer = TestClient::connect_with(&url, writer.doc.clone())
+        .await
+        .expect("reconnect");
+    let mut fresh = TestClient::connect(&url).await.expect("fresh");
+    fresh
+        .wait_until(|c| c.text("t") == "stored. not stored yet.")
+        .await
+        .expect("edit recovered");
+    server.stop().await;
+    let stored = stored_document(dir.path(), "faulty").expect("stored");
+    assert_eq!(text_of(stored.doc(), "t"), "stored. not stored yet.");
+}
