@@ -2,9 +2,16 @@
 //!
 //! One sled tree, `documents`, holds every document. Keys start with the document name's
 //! length (one byte) and the name, so one document's keys are contiguous and never collide
-//! with another's; then a kind byte: `0` for the snapshot, `1` followed by the big-endian
-//! sequence number for a logged update. The snapshot value starts with the big-endian sequence
-//! number of the last update it includes.
+//! with another's; then a kind byte:
+//!
+//! - `0` + chunk number (u32 BE): a piece of the snapshot;
+//! - `1` + sequence (u64 BE) + chunk number (u32 BE): a piece of a logged update;
+//! - `2`: the sequence number (u64 BE) of the last update the snapshot includes.
+//!
+//! Values are cut into chunks of at most [`CHUNK_BYTES`], so that sled keeps most of them
+//! inline in its log file. sled 0.34 writes large values and large tree pages to separate
+//! blob files (named by log sequence number) and never syncs them; in
+//! [`SyncMode::PowerLoss`], [`SledStore::flush`] syncs the new ones before the log file.
 
 use std::fs::File;
 use std::path::Path;
@@ -13,6 +20,11 @@ use super::{Store, StoreError, StoredDocument};
 
 const KIND_SNAPSHOT: u8 = 0;
 const KIND_UPDATE: u8 = 1;
+const KIND_SNAPSHOT_SEQ: u8 = 2;
+
+/// Largest value written to sled. sled 0.34 moves values over a quarter of its segment size
+/// (512 KiB by default) out of its log into blob files.
+pub const CHUNK_BYTES: usize = 64 * 1024;
 const TREE_DOCUMENTS: &str = "documents";
 
 /// How hard [`SledStore::flush`] works to make data durable.
@@ -34,6 +46,11 @@ pub struct SledStore {
     /// sled's log file, opened a second time so that `fdatasync` can be called on it:
     /// sled 0.34 never calls `fsync` itself on Linux.
     data_file: Option<File>,
+    /// sled's blob directory, synced with the blobs written since the last flush.
+    blob_dir: std::path::PathBuf,
+    /// Highest blob file name (a log sequence number) already synced. A mutex because
+    /// flushes may run on several blocking threads; held only during a flush.
+    last_synced_blob: std::sync::Mutex<u64>,
 }
 
 fn db_error(e: sled::Error) -> StoreError {
@@ -48,17 +65,32 @@ fn document_prefix(name: &str) -> Vec<u8> {
     key
 }
 
-fn snapshot_key(name: &str) -> Vec<u8> {
+fn kind_prefix(name: &str, kind: u8) -> Vec<u8> {
     let mut key = document_prefix(name);
-    key.push(KIND_SNAPSHOT);
+    key.push(kind);
     key
 }
 
 fn update_key(name: &str, seq: u64) -> Vec<u8> {
-    let mut key = document_prefix(name);
-    key.push(KIND_UPDATE);
+    let mut key = kind_prefix(name, KIND_UPDATE);
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// Inserts `value` under `key` + chunk number, in chunks of at most [`CHUNK_BYTES`].
+fn insert_chunked(batch: &mut sled::Batch, key: &[u8], value: &[u8]) {
+    let chunks = value.chunks(CHUNK_BYTES);
+    // An empty value still gets one (empty) chunk, so that it exists.
+    let chunks: Box<dyn Iterator<Item = &[u8]>> = if value.is_empty() {
+        Box::new(std::iter::once(&[][..]))
+    } else {
+        Box::new(chunks)
+    };
+    for (index, chunk) in (0u32..).zip(chunks) {
+        let mut chunk_key = key.to_vec();
+        chunk_key.extend_from_slice(&index.to_be_bytes());
+        batch.insert(chunk_key, chunk);
+    }
 }
 
 fn split_seq(bytes: &[u8], what: &str) -> Result<(u64, Vec<u8>), StoreError> {
@@ -91,6 +123,8 @@ impl SledStore {
             db,
             documents,
             data_file,
+            blob_dir: dir.join("blobs"),
+            last_synced_blob: std::sync::Mutex::new(0),
         })
     }
 
@@ -100,25 +134,84 @@ impl SledStore {
     }
 }
 
+impl SledStore {
+    /// Syncs blob files written since the last call, then the blob directory.
+    fn sync_new_blobs(&self) -> Result<(), StoreError> {
+        let io = |what: &str, e: std::io::Error| StoreError::Database(format!("{what}: {e}"));
+        let mut last_synced = match self.last_synced_blob.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let entries = match std::fs::read_dir(&self.blob_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("read sled blob directory", e)),
+        };
+        let mut newest = *last_synced;
+        let mut synced_any = false;
+        for entry in entries {
+            let entry = entry.map_err(|e| io("read sled blob directory", e))?;
+            let Some(lsn) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if lsn <= *last_synced {
+                continue;
+            }
+            File::open(entry.path())
+                .and_then(|f| f.sync_all())
+                .map_err(|e| io("fsync sled blob", e))?;
+            newest = newest.max(lsn);
+            synced_any = true;
+        }
+        if synced_any {
+            File::open(&self.blob_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io("fsync sled blob directory", e))?;
+            *last_synced = newest;
+        }
+        Ok(())
+    }
+}
+
 impl Store for SledStore {
     fn load_document(&self, name: &str) -> Result<StoredDocument, StoreError> {
         let mut doc = StoredDocument::default();
         let mut after_seq = None;
-        if let Some(value) = self.documents.get(snapshot_key(name)).map_err(db_error)? {
-            let (seq, snapshot) = split_seq(&value, "snapshot")?;
+        if let Some(value) = self
+            .documents
+            .get(kind_prefix(name, KIND_SNAPSHOT_SEQ))
+            .map_err(db_error)?
+        {
+            let (seq, _) = split_seq(&value, "snapshot sequence")?;
+            let mut snapshot = Vec::new();
+            for entry in self.documents.scan_prefix(kind_prefix(name, KIND_SNAPSHOT)) {
+                let (_, chunk) = entry.map_err(db_error)?;
+                snapshot.extend_from_slice(&chunk);
+            }
             doc.snapshot = Some(snapshot);
             after_seq = Some(seq);
             doc.next_seq = seq + 1;
         }
-        let mut prefix = document_prefix(name);
-        prefix.push(KIND_UPDATE);
+        let prefix = kind_prefix(name, KIND_UPDATE);
+        let mut current_seq = None;
         for entry in self.documents.scan_prefix(&prefix) {
-            let (key, value) = entry.map_err(db_error)?;
+            let (key, chunk) = entry.map_err(db_error)?;
             let (seq, _) = split_seq(&key[prefix.len()..], "update key")?;
             if after_seq.is_some_and(|after| seq <= after) {
                 continue;
             }
-            doc.updates.push(value.to_vec());
+            if current_seq == Some(seq) {
+                if let Some(update) = doc.updates.last_mut() {
+                    update.extend_from_slice(&chunk);
+                }
+            } else {
+                doc.updates.push(chunk.to_vec());
+                current_seq = Some(seq);
+            }
             doc.next_seq = seq + 1;
         }
         Ok(doc)
@@ -132,7 +225,7 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (seq, update) in (first_seq..).zip(updates) {
-            batch.insert(update_key(name, seq), update.as_slice());
+            insert_chunked(&mut batch, &update_key(name, seq), update);
         }
         self.documents.apply_batch(batch).map_err(db_error)
     }
@@ -140,6 +233,8 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(db_error)?;
         if let Some(file) = &self.data_file {
+            // Blobs first: the log may point at them once it is synced.
+            self.sync_new_blobs()?;
             file.sync_data()
                 .map_err(|e| StoreError::Database(format!("fdatasync sled data file: {e}")))?;
         }
@@ -148,12 +243,18 @@ impl Store for SledStore {
 
     fn compact(&self, name: &str, snapshot: &[u8], through_seq: u64) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        let mut value = Vec::with_capacity(snapshot.len() + 8);
-        value.extend_from_slice(&through_seq.to_be_bytes());
-        value.extend_from_slice(snapshot);
-        batch.insert(snapshot_key(name), value);
+        for entry in self.documents.scan_prefix(kind_prefix(name, KIND_SNAPSHOT)) {
+            let (key, _) = entry.map_err(db_error)?;
+            batch.remove(key);
+        }
+        insert_chunked(&mut batch, &kind_prefix(name, KIND_SNAPSHOT), snapshot);
+        batch.insert(
+            kind_prefix(name, KIND_SNAPSHOT_SEQ),
+            &through_seq.to_be_bytes(),
+        );
         let first = update_key(name, 0);
-        let last = update_key(name, through_seq);
+        let mut last = update_key(name, through_seq);
+        last.extend_from_slice(&u32::MAX.to_be_bytes());
         for entry in self.documents.range(first..=last) {
             let (key, _) = entry.map_err(db_error)?;
             batch.remove(key);
@@ -221,6 +322,28 @@ mod tests {
             store.document_names().expect("names"),
             vec!["a".to_owned(), "ab".to_owned()]
         );
+    }
+
+    #[test]
+    fn large_values_are_chunked_and_read_back_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        let big: Vec<u8> = (0..(3 * CHUNK_BYTES + 17))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        store
+            .append_updates("d", 0, &[big.clone(), vec![1], Vec::new()])
+            .expect("append");
+        store.flush().expect("flush");
+        let doc = store.load_document("d").expect("load");
+        assert_eq!(doc.updates, vec![big.clone(), vec![1], Vec::new()]);
+        store.compact("d", &big, 1).expect("compact");
+        store
+            .compact("d", &big[..10], 1)
+            .expect("a smaller snapshot replaces every chunk");
+        let doc = store.load_document("d").expect("load");
+        assert_eq!(doc.snapshot.as_deref(), Some(&big[..10]));
+        assert_eq!(doc.updates, vec![Vec::<u8>::new()]);
     }
 
     #[test]
