@@ -722,7 +722,7 @@ impl RoomTask {
             match store.compact(&name, &snapshot, through_seq) {
                 Ok(()) => tracing::debug!(document = %name, through_seq, "log compacted"),
                 Err(e) => {
-                    tracing::warn!(document = %name, error = %e, "compaction failed; will retry")
+                    tracing::warn!(document = %name, error = %e, "compaction failed; it is tried again after more updates")
                 }
             }
         }));
