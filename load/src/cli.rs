@@ -59,8 +59,12 @@ pub struct CommonArgs {
     #[arg(long, global = true, default_value_t = 64)]
     pub connect_concurrency: usize,
     /// Deadline for one connection's WebSocket upgrade and SyncStep2.
-    #[arg(long, global = true, default_value_t = 60)]
+    #[arg(long, global = true, default_value_t = 30)]
     pub handshake_timeout_secs: u64,
+    /// Deadline for a whole crowd to connect; the scenario then goes on with the delegates
+    /// that did.
+    #[arg(long, global = true, default_value_t = 90)]
+    pub connect_timeout_secs: u64,
 }
 
 /// The scenarios, and `table`.

@@ -354,11 +354,21 @@ async fn run_delegate(
     };
     let mut tracker = sampling.then(|| DeliveryTracker::new(context.logs.clone()));
 
-    let first = {
+    let first = async {
         // Closing the semaphore is not done anywhere, so acquire only fails if it were; then
         // connect without a permit rather than not at all.
         let _permit = context.gate.acquire().await.ok();
         delegate.sync(url, config.handshake_timeout).await
+    };
+    // A delegate still connecting when the scenario ends gives up rather than holding it up.
+    let mut done_rx = phase_rx.clone();
+    let first = tokio::select! {
+        first = first => first,
+        _ = done_rx.wait_for(|p| *p == Phase::Done) => {
+            CrowdMetrics::count(&metrics.connect_errors, "still connecting at the end".to_owned());
+            metrics.failed.fetch_add(1, Ordering::Relaxed);
+            return DelegateOutcome::default();
+        }
     };
     if let Err(e) = first {
         CrowdMetrics::count(&metrics.connect_errors, e.reason());

@@ -85,6 +85,7 @@ fn run_env(common: &CommonArgs) -> anyhow::Result<RunEnv> {
             .then(|| Duration::from_secs(common.awareness_secs)),
         connect_concurrency: common.connect_concurrency,
         handshake_timeout: Duration::from_secs(common.handshake_timeout_secs.max(1)),
+        connect_timeout: Duration::from_secs(common.connect_timeout_secs.max(1)),
     })
 }
 

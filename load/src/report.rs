@@ -226,6 +226,16 @@ pub fn format_value(value: f64) -> String {
     }
 }
 
+/// The order of scenarios in the comparison table.
+pub const SCENARIO_ORDER: [&str; 6] = [
+    "plenary",
+    "drafting",
+    "idle",
+    "reconnect-storm",
+    "cold-open",
+    "durable-throughput",
+];
+
 /// How the comparison table names its columns.
 #[derive(Debug, Clone)]
 pub struct TableColumns {
@@ -253,6 +263,14 @@ pub fn markdown_table(reports: &[ScenarioReport], columns: &TableColumns) -> Str
             values.insert((key.0, key.1, report.server.clone()), f.value);
         }
     }
+    // Scenarios in the order the issue lists them, whatever order the files came in.
+    let rank = |scenario: &str| {
+        SCENARIO_ORDER
+            .iter()
+            .position(|s| *s == scenario)
+            .unwrap_or(SCENARIO_ORDER.len())
+    };
+    rows.sort_by_key(|(scenario, _, _, _)| rank(scenario));
     let mut out = String::from("| figure | ours |");
     for peer in &columns.peers {
         let _ = write!(out, " {peer} |");
@@ -339,7 +357,10 @@ mod tests {
 
     #[test]
     fn table_has_ratios_and_placeholders() {
+        let mut idle = ScenarioReport::new("idle", "node", "ws://127.0.0.1:1/{doc}");
+        idle.headline("server_rss_mib", 60.0, "MiB", Better::Lower);
         let reports = vec![
+            idle,
             report("ours", 5.0),
             report("node", 10.0),
             report("node", 20.0),
@@ -351,7 +372,7 @@ mod tests {
         };
         let table = markdown_table(&reports, &columns);
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 3, "{table}");
+        assert_eq!(lines.len(), 4, "{table}");
         assert_eq!(
             lines[0],
             "| figure | ours | node | y-sweet | ours/node | ours/y-sweet |"
@@ -361,7 +382,8 @@ mod tests {
             lines[2],
             "| plenary: latency_p99_ms (ms, lower is better) | 5.00 | 20.0 | — | 0.25 | — |"
         );
-        let without_ours = markdown_table(&reports[1..], &columns);
+        assert!(lines[3].starts_with("| idle: server_rss_mib"), "{table}");
+        let without_ours = markdown_table(&reports[2..], &columns);
         assert!(
             without_ours.contains("| pending merge | 20.0 | — | — | — |"),
             "{without_ours}"

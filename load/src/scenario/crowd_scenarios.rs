@@ -80,12 +80,6 @@ impl SteadyParams {
     }
 }
 
-/// Time allowed for a whole crowd to connect: generous, since a struggling server is what
-/// the scenarios look for, but bounded.
-fn connect_deadline(clients: usize) -> Duration {
-    Duration::from_secs(30) + Duration::from_millis(100) * clients as u32
-}
-
 fn crowd_config(env: &RunEnv, doc_urls: Vec<String>, clients: usize) -> CrowdConfig {
     CrowdConfig {
         doc_urls,
@@ -100,9 +94,14 @@ fn crowd_config(env: &RunEnv, doc_urls: Vec<String>, clients: usize) -> CrowdCon
 }
 
 /// Connects the crowd and records how that went.
-async fn connect(crowd: &Crowd, clients: usize, report: &mut ScenarioReport) -> usize {
+async fn connect(
+    env: &RunEnv,
+    crowd: &Crowd,
+    clients: usize,
+    report: &mut ScenarioReport,
+) -> usize {
     let started = Instant::now();
-    let synced = crowd.wait_connected(connect_deadline(clients)).await;
+    let synced = crowd.wait_connected(env.connect_timeout).await;
     report.headline(
         "connect_all_secs",
         started.elapsed().as_secs_f64(),
@@ -160,7 +159,7 @@ pub async fn run_steady(
     let own = env.monitor_self();
     let whole_run = env.monitor_server();
     let crowd = Crowd::start(config);
-    let synced = connect(&crowd, p.clients, &mut report).await;
+    let synced = connect(env, &crowd, p.clients, &mut report).await;
     if synced < 2 {
         let _ = crowd.finish(Duration::from_secs(10)).await;
         anyhow::bail!(
@@ -280,7 +279,7 @@ pub async fn run_idle(env: &RunEnv, args: &IdleArgs) -> anyhow::Result<ScenarioR
     let rss_before = baseline.as_ref().and_then(|m| m.rss_now_mib());
     let own = env.monitor_self();
     let crowd = Crowd::start(crowd_config(env, vec![env.doc_url("idle")?], args.clients));
-    let synced = connect(&crowd, args.clients, &mut report).await;
+    let synced = connect(env, &crowd, args.clients, &mut report).await;
     let hold = env.monitor_server();
     let awareness_before = crowd.metrics().awareness_frames.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
@@ -324,7 +323,7 @@ pub async fn run_reconnect_storm(
     report.param("clients", args.clients);
     let own = env.monitor_self();
     let crowd = Crowd::start(crowd_config(env, vec![env.doc_url("storm")?], args.clients));
-    let synced = connect(&crowd, args.clients, &mut report).await;
+    let synced = connect(env, &crowd, args.clients, &mut report).await;
     anyhow::ensure!(
         synced > 0,
         "no delegate connected to {}",

@@ -38,6 +38,8 @@ pub struct RunEnv {
     pub connect_concurrency: usize,
     /// Deadline of one handshake.
     pub handshake_timeout: Duration,
+    /// Deadline for a whole crowd to connect; the scenario goes on with those connected.
+    pub connect_timeout: Duration,
 }
 
 impl RunEnv {
@@ -48,7 +50,13 @@ impl RunEnv {
 
     /// An empty report for `scenario`.
     pub fn report(&self, scenario: &str) -> ScenarioReport {
-        ScenarioReport::new(scenario, &self.label, self.url.as_str())
+        let mut report = ScenarioReport::new(scenario, &self.label, self.url.as_str());
+        // Another busy process on a two-core machine skews every figure; say so in the results.
+        if let Ok(loadavg) = std::fs::read_to_string("/proc/loadavg") {
+            let one_minute = loadavg.split_whitespace().next().unwrap_or("?").to_owned();
+            report.param("loadavg_1m_at_start", one_minute);
+        }
+        report
     }
 
     /// Starts following the server, when its PID is known.
