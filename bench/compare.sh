@@ -8,7 +8,8 @@
 # started server, so memory figures do not carry over from earlier scenarios.
 #
 # Usage: bench/compare.sh [--scale full|small] [--servers ours,node,y-sweet]
-#                         [--scenarios plenary,drafting,...] [--out FILE]
+#                         [--scenarios plenary,plenary-quiet,drafting,idle,reconnect-storm,
+#                                      cold-open,durable-throughput] [--out FILE]
 # Environment: MANIFESTO_BENCH_CACHE, MANIFESTO_TRACE, CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -18,7 +19,7 @@ TRACE=${MANIFESTO_TRACE:-/work/shared/traces/automerge-paper.json.gz}
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 SCALE=full
 SERVERS=ours,node,y-sweet
-SCENARIOS=plenary,drafting,idle,reconnect-storm,cold-open,durable-throughput
+SCENARIOS=plenary,plenary-quiet,drafting,idle,reconnect-storm,cold-open,durable-throughput
 OUT=""
 
 while [ $# -gt 0 ]; do
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
         --servers) SERVERS=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -133,7 +134,7 @@ url_template() { # name port
 
 load() { # name port json-file args...: one bounded manifesto-load run
     local name=$1 port=$2 json=$3; shift 3
-    timeout 900 "$LOAD" --url "$(url_template "$name" "$port")" --label "$name" \
+    timeout 900 "$LOAD" --url "$(url_template "$name" "$port")" --label "$name" --connect-timeout-secs 60 \
         --server-pid "$SERVER_PID" --trace "$TRACE" --json "$json" "$@" 2>>"$RESULTS/$name.stderr" \
         | tee -a "$LOG" || log "   $name $1 failed; see $RESULTS/$name.stderr"
 }
@@ -141,9 +142,11 @@ load() { # name port json-file args...: one bounded manifesto-load run
 scenario_args() {
     case "$1" in
         plenary) echo "plenary --clients $CROWD --writers $WRITERS --duration-secs $PLENARY_SECS" ;;
+        # The same without awareness, to tell the edit relay from the all-to-all awareness fan-out.
+        plenary-quiet) echo "plenary --clients $CROWD --writers $WRITERS --duration-secs $PLENARY_SECS --no-awareness --tag quiet" ;;
         drafting) echo "drafting --clients $DRAFT --writers $WRITERS --duration-secs $DRAFT_SECS" ;;
         idle) echo "idle --clients $CROWD --hold-secs $HOLD" ;;
-        reconnect-storm) echo "reconnect-storm --clients $CROWD" ;;
+        reconnect-storm) echo "reconnect-storm --clients $CROWD --timeout-secs 60" ;;
         durable-throughput) echo "durable-throughput --duration-secs $DURABLE_SECS" ;;
     esac
 }

@@ -55,6 +55,13 @@ pub struct CommonArgs {
     /// on connect.
     #[arg(long, global = true, default_value_t = 15)]
     pub awareness_secs: u64,
+    /// Publish no awareness at all (not even on connect), to measure edits without the
+    /// all-to-all awareness fan-out.
+    #[arg(long, global = true)]
+    pub no_awareness: bool,
+    /// Appended to the scenario name in reports (e.g. `plenary/quiet`).
+    #[arg(long, global = true)]
+    pub tag: Option<String>,
     /// Connection attempts in flight at once while the crowd connects.
     #[arg(long, global = true, default_value_t = 64)]
     pub connect_concurrency: usize,

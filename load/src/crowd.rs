@@ -60,6 +60,9 @@ pub struct CrowdConfig {
     /// Awareness renewal period; `None` disables awareness renewal (the first state is always
     /// sent on connect).
     pub awareness_interval: Option<Duration>,
+    /// Whether delegates publish awareness at all (`--no-awareness` turns it off, to separate
+    /// the cost of awareness fan-out from that of edits).
+    pub publish_awareness: bool,
     /// Connection attempts in flight at once during the initial ramp.
     pub connect_concurrency: usize,
     /// Deadline for one connection's handshake.
@@ -340,6 +343,7 @@ async fn run_delegate(
         return DelegateOutcome::default();
     };
     let mut delegate = Delegate::new(client_id, &format!("delegate-{index}"));
+    delegate.set_publish_awareness(config.publish_awareness);
     let sampling = matches!(role, Role::SamplingReader);
     let (mut player, log) = match role {
         Role::Writer { script, log } => (
@@ -466,7 +470,7 @@ async fn run_delegate(
                     }
                 }
             }
-            _ = awareness_tick.tick(), if connected && config.awareness_interval.is_some() => {
+            _ = awareness_tick.tick(), if connected && config.awareness_interval.is_some() && config.publish_awareness => {
                 if let Err(e) = delegate.send_awareness().await {
                     CrowdMetrics::count(&metrics.disconnects, e.reason());
                 }

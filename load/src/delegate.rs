@@ -104,6 +104,7 @@ pub struct Delegate {
     pub doc: Doc,
     awareness_clock: u32,
     awareness_json: Arc<str>,
+    publish_awareness: bool,
     limits: FrameLimits,
     ws: Option<WsStream>,
 }
@@ -129,9 +130,16 @@ impl Delegate {
             doc,
             awareness_clock: 0,
             awareness_json,
+            publish_awareness: true,
             limits,
             ws: None,
         }
+    }
+
+    /// Whether this delegate publishes an awareness state (on connect and on renewal); on by
+    /// default, as in the npm client.
+    pub fn set_publish_awareness(&mut self, publish: bool) {
+        self.publish_awareness = publish;
     }
 
     /// The replica's client id.
@@ -189,6 +197,9 @@ impl Delegate {
     /// Publishes (or renews) this delegate's awareness state, bumping its clock as the npm
     /// client's `setLocalState` does.
     pub async fn send_awareness(&mut self) -> Result<(), SessionError> {
+        if !self.publish_awareness {
+            return Ok(());
+        }
         self.awareness_clock += 1;
         let entry = AwarenessUpdateEntry {
             clock: self.awareness_clock,

@@ -60,6 +60,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn run_env(common: &CommonArgs) -> anyhow::Result<RunEnv> {
     let url = UrlTemplate::parse(&common.url)?;
+    if let Some(tag) = &common.tag {
+        target::check_doc_name(tag).context("--tag must be letters, digits, '-' or '_'")?;
+    }
     let doc_prefix = match &common.doc_prefix {
         Some(prefix) => prefix.clone(),
         None => {
@@ -83,6 +86,8 @@ fn run_env(common: &CommonArgs) -> anyhow::Result<RunEnv> {
         doc_prefix,
         awareness_interval: (common.awareness_secs > 0)
             .then(|| Duration::from_secs(common.awareness_secs)),
+        publish_awareness: !common.no_awareness,
+        tag: common.tag.clone(),
         connect_concurrency: common.connect_concurrency,
         handshake_timeout: Duration::from_secs(common.handshake_timeout_secs.max(1)),
         connect_timeout: Duration::from_secs(common.connect_timeout_secs.max(1)),

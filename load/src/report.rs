@@ -265,9 +265,10 @@ pub fn markdown_table(reports: &[ScenarioReport], columns: &TableColumns) -> Str
     }
     // Scenarios in the order the issue lists them, whatever order the files came in.
     let rank = |scenario: &str| {
+        let base = scenario.split('/').next().unwrap_or(scenario);
         SCENARIO_ORDER
             .iter()
-            .position(|s| *s == scenario)
+            .position(|s| *s == base)
             .unwrap_or(SCENARIO_ORDER.len())
     };
     rows.sort_by_key(|(scenario, _, _, _)| rank(scenario));

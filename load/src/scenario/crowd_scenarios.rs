@@ -4,8 +4,13 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+use rand::Rng;
+use yrs::ClientID;
+
 use crate::cli::{IdleArgs, ReconnectArgs, SteadyArgs};
 use crate::crowd::{Crowd, CrowdConfig, Phase};
+use crate::delegate::Delegate;
 use crate::report::{Better, ScenarioReport};
 use crate::trace::{plan_writer_scripts, read_trace};
 
@@ -80,6 +85,24 @@ impl SteadyParams {
     }
 }
 
+/// Opens each document with a single client before the crowd connects, then closes it: a
+/// plenary's document exists before the delegates arrive, and a crowd racing to create a
+/// document measures something else (y-sweet 0.9.1 can load a document twice when its first
+/// connections race, leaving clients on two diverging copies).
+async fn open_documents(env: &RunEnv, urls: &[String]) -> anyhow::Result<()> {
+    for url in urls {
+        let id = ClientID::new(u64::from(rand::thread_rng().gen::<u32>()));
+        let mut opener = Delegate::new(id, "document-opener");
+        opener.set_publish_awareness(false);
+        opener
+            .sync(url, env.handshake_timeout)
+            .await
+            .with_context(|| format!("cannot open document {url}"))?;
+        opener.close().await;
+    }
+    Ok(())
+}
+
 fn crowd_config(env: &RunEnv, doc_urls: Vec<String>, clients: usize) -> CrowdConfig {
     CrowdConfig {
         doc_urls,
@@ -88,6 +111,7 @@ fn crowd_config(env: &RunEnv, doc_urls: Vec<String>, clients: usize) -> CrowdCon
         edits_per_sec: 1.0,
         latency_readers: 0,
         awareness_interval: env.awareness_interval,
+        publish_awareness: env.publish_awareness,
         connect_concurrency: env.connect_concurrency,
         handshake_timeout: env.handshake_timeout,
     }
@@ -151,6 +175,7 @@ pub async fn run_steady(
     let doc_urls = (0..p.docs)
         .map(|k| env.doc_url(&format!("{}-{k}", scenario.name())))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    open_documents(env, &doc_urls).await?;
     let mut config = crowd_config(env, doc_urls, p.clients);
     config.scripts = scripts;
     config.edits_per_sec = p.rate;
@@ -278,7 +303,9 @@ pub async fn run_idle(env: &RunEnv, args: &IdleArgs) -> anyhow::Result<ScenarioR
     let baseline = env.monitor_server();
     let rss_before = baseline.as_ref().and_then(|m| m.rss_now_mib());
     let own = env.monitor_self();
-    let crowd = Crowd::start(crowd_config(env, vec![env.doc_url("idle")?], args.clients));
+    let doc_urls = vec![env.doc_url("idle")?];
+    open_documents(env, &doc_urls).await?;
+    let crowd = Crowd::start(crowd_config(env, doc_urls, args.clients));
     let synced = connect(env, &crowd, args.clients, &mut report).await;
     let hold = env.monitor_server();
     let awareness_before = crowd.metrics().awareness_frames.load(Ordering::Relaxed);
@@ -322,7 +349,9 @@ pub async fn run_reconnect_storm(
     let mut report = env.report("reconnect-storm");
     report.param("clients", args.clients);
     let own = env.monitor_self();
-    let crowd = Crowd::start(crowd_config(env, vec![env.doc_url("storm")?], args.clients));
+    let doc_urls = vec![env.doc_url("storm")?];
+    open_documents(env, &doc_urls).await?;
+    let crowd = Crowd::start(crowd_config(env, doc_urls, args.clients));
     let synced = connect(env, &crowd, args.clients, &mut report).await;
     anyhow::ensure!(
         synced > 0,

@@ -5,7 +5,7 @@
 //!
 //! The writer replays the trace's inserting edits (pure deletions are skipped, since only
 //! edits that create items can be matched to a clock; later positions are clamped), one
-//! update per edit.
+//! update per edit; when the trace runs out it types it again into a fresh `Y.Text`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -77,7 +77,8 @@ pub async fn run_durable_throughput(
 
     let own = env.monitor_self();
     let server = env.monitor_server();
-    let mut player = ScriptPlayer::new(&writer.doc, "content", script);
+    let mut round = 0;
+    let mut player = ScriptPlayer::new(&writer.doc, "content-0", script.clone());
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration_secs);
     let mut stalls = 0usize;
@@ -85,11 +86,15 @@ pub async fn run_durable_throughput(
     while Instant::now() < deadline {
         let in_flight = log.len().saturating_sub(confirmed.load(Ordering::Relaxed));
         if in_flight < args.window {
-            let Some(edit) = player.next_edit(&writer.doc) else {
-                report
-                    .notes
-                    .push("the trace ran out before the time did".to_owned());
-                break;
+            let edit = match player.next_edit(&writer.doc) {
+                Some(edit) => edit,
+                None => {
+                    // The trace ran out: type it again into a fresh text of the same document.
+                    round += 1;
+                    let text = format!("content-{round}");
+                    player = ScriptPlayer::new(&writer.doc, &text, script.clone());
+                    continue;
+                }
             };
             if let Some(clock) = edit.clock_after {
                 log.record(clock, Instant::now());
@@ -152,6 +157,7 @@ pub async fn run_durable_throughput(
         Better::Higher,
     );
     report.detail("window_stalls", stalls as f64, "", Better::Lower);
+    report.detail("trace_rounds", (round + 1) as f64, "", Better::Lower);
     if let Some(summary) = latency.summary() {
         report.headline("confirm_p50_ms", summary.p50_ms, "ms", Better::Lower);
         report.headline("confirm_p99_ms", summary.p99_ms, "ms", Better::Lower);

@@ -34,6 +34,10 @@ pub struct RunEnv {
     pub doc_prefix: String,
     /// Awareness renewal period, if any.
     pub awareness_interval: Option<Duration>,
+    /// Whether crowd delegates publish awareness at all.
+    pub publish_awareness: bool,
+    /// Appended to the scenario name in reports (`plenary/quiet`), to tell variants apart.
+    pub tag: Option<String>,
     /// Connection attempts in flight at once.
     pub connect_concurrency: usize,
     /// Deadline of one handshake.
@@ -50,7 +54,16 @@ impl RunEnv {
 
     /// An empty report for `scenario`.
     pub fn report(&self, scenario: &str) -> ScenarioReport {
-        let mut report = ScenarioReport::new(scenario, &self.label, self.url.as_str());
+        let name = match &self.tag {
+            Some(tag) => format!("{scenario}/{tag}"),
+            None => scenario.to_owned(),
+        };
+        let mut report = ScenarioReport::new(&name, &self.label, self.url.as_str());
+        if !self.publish_awareness {
+            report.param("awareness", "off");
+        } else if let Some(interval) = self.awareness_interval {
+            report.param("awareness_secs", interval.as_secs());
+        }
         // Another busy process on a two-core machine skews every figure; say so in the results.
         if let Ok(loadavg) = std::fs::read_to_string("/proc/loadavg") {
             let one_minute = loadavg.split_whitespace().next().unwrap_or("?").to_owned();
