@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
         --servers) SERVERS=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -134,7 +134,7 @@ url_template() { # name port
 
 load() { # name port json-file args...: one bounded manifesto-load run
     local name=$1 port=$2 json=$3; shift 3
-    timeout 900 "$LOAD" --url "$(url_template "$name" "$port")" --label "$name" --connect-timeout-secs 60 \
+    timeout 900 "$LOAD" --url "$(url_template "$name" "$port")" --label "$name" --connect-timeout-secs 45 \
         --server-pid "$SERVER_PID" --trace "$TRACE" --json "$json" "$@" 2>>"$RESULTS/$name.stderr" \
         | tee -a "$LOG" || log "   $name $1 failed; see $RESULTS/$name.stderr"
 }
@@ -146,7 +146,7 @@ scenario_args() {
         plenary-quiet) echo "plenary --clients $CROWD --writers $WRITERS --duration-secs $PLENARY_SECS --no-awareness --tag quiet" ;;
         drafting) echo "drafting --clients $DRAFT --writers $WRITERS --duration-secs $DRAFT_SECS" ;;
         idle) echo "idle --clients $CROWD --hold-secs $HOLD" ;;
-        reconnect-storm) echo "reconnect-storm --clients $CROWD --timeout-secs 60" ;;
+        reconnect-storm) echo "reconnect-storm --clients $CROWD --timeout-secs 45" ;;
         durable-throughput) echo "durable-throughput --duration-secs $DURABLE_SECS" ;;
     esac
 }

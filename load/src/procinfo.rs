@@ -93,6 +93,29 @@ pub fn parse_status_memory(status: &str) -> Option<(u64, u64)> {
     Some((field("VmRSS")?, field("VmHWM")?))
 }
 
+/// The kernel's count of connections dropped because a listening socket's accept queue was
+/// full (`TcpExt: ListenOverflows` in `/proc/net/netstat`), for this network namespace.
+pub fn listen_overflows() -> Option<u64> {
+    parse_listen_overflows(&std::fs::read_to_string("/proc/net/netstat").ok()?)
+}
+
+/// `ListenOverflows` from the text of `/proc/net/netstat`, where a header line of names is
+/// followed by a line of values with the same prefix.
+pub fn parse_listen_overflows(netstat: &str) -> Option<u64> {
+    let mut lines = netstat.lines();
+    while let Some(header) = lines.next() {
+        let values = lines.next()?;
+        if !header.starts_with("TcpExt:") {
+            continue;
+        }
+        let index = header
+            .split_whitespace()
+            .position(|name| name == "ListenOverflows")?;
+        return values.split_whitespace().nth(index)?.parse().ok();
+    }
+    None
+}
+
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 pub fn clock_ticks_per_sec() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
@@ -215,6 +238,14 @@ mod tests {
         let status = "Name:\tnode\nVmPeak:\t  999 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   80000 kB\n";
         assert_eq!(parse_status_memory(status), Some((80000, 81234)));
         assert_eq!(parse_status_memory("Name: x\n"), None);
+    }
+
+    #[test]
+    fn listen_overflows_from_netstat() {
+        let netstat = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 18409 18409\n\
+                       IpExt: InNoRoutes\nIpExt: 0\n";
+        assert_eq!(parse_listen_overflows(netstat), Some(18409));
+        assert_eq!(parse_listen_overflows("IpExt: A\nIpExt: 1\n"), None);
     }
 
     #[test]

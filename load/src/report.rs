@@ -271,7 +271,7 @@ pub fn markdown_table(reports: &[ScenarioReport], columns: &TableColumns) -> Str
             .position(|s| *s == base)
             .unwrap_or(SCENARIO_ORDER.len())
     };
-    rows.sort_by_key(|(scenario, _, _, _)| rank(scenario));
+    rows.sort_by_key(|(scenario, _, _, _)| (rank(scenario), scenario.contains('/')));
     let mut out = String::from("| figure | ours |");
     for peer in &columns.peers {
         let _ = write!(out, " {peer} |");

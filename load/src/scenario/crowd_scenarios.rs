@@ -11,6 +11,7 @@ use yrs::ClientID;
 use crate::cli::{IdleArgs, ReconnectArgs, SteadyArgs};
 use crate::crowd::{Crowd, CrowdConfig, Phase};
 use crate::delegate::Delegate;
+use crate::procinfo;
 use crate::report::{Better, ScenarioReport};
 use crate::trace::{plan_writer_scripts, read_trace};
 
@@ -133,12 +134,30 @@ async fn connect(
         Better::Lower,
     );
     report.detail("connected", synced as f64, "", Better::Higher);
+    let failures = clients - synced.min(clients);
+    report.headline("connect_failures", failures as f64, "", Better::Lower);
     if synced < clients {
         report
             .notes
             .push(format!("only {synced} of {clients} delegates connected"));
     }
     synced
+}
+
+/// Records how many connections the kernel dropped because an accept queue was full since
+/// `before` (any listener on this machine, so normally the server's).
+fn listen_overflow_figure(report: &mut ScenarioReport, before: Option<u64>) {
+    let (Some(before), Some(after)) = (before, procinfo::listen_overflows()) else {
+        return;
+    };
+    let overflows = after.saturating_sub(before);
+    report.detail("listen_overflows", overflows as f64, "", Better::Lower);
+    if overflows > 0 {
+        report.notes.push(format!(
+            "{overflows} connection attempts overflowed an accept queue \
+             (clients resend the SYN after 1 s, 3 s, 7 s, ...)"
+        ));
+    }
 }
 
 fn finish_report(report: &mut ScenarioReport, crowd_metrics: &crate::crowd::CrowdMetrics) {
@@ -183,6 +202,7 @@ pub async fn run_steady(
 
     let own = env.monitor_self();
     let whole_run = env.monitor_server();
+    let overflows_before = procinfo::listen_overflows();
     let crowd = Crowd::start(config);
     let synced = connect(env, &crowd, p.clients, &mut report).await;
     if synced < 2 {
@@ -290,6 +310,7 @@ pub async fn run_steady(
             Better::Lower,
         );
     }
+    listen_overflow_figure(&mut report, overflows_before);
     report.load_usage = own.finish().await;
     Ok(report)
 }
@@ -303,6 +324,7 @@ pub async fn run_idle(env: &RunEnv, args: &IdleArgs) -> anyhow::Result<ScenarioR
     let baseline = env.monitor_server();
     let rss_before = baseline.as_ref().and_then(|m| m.rss_now_mib());
     let own = env.monitor_self();
+    let overflows_before = procinfo::listen_overflows();
     let doc_urls = vec![env.doc_url("idle")?];
     open_documents(env, &doc_urls).await?;
     let crowd = Crowd::start(crowd_config(env, doc_urls, args.clients));
@@ -334,6 +356,7 @@ pub async fn run_idle(env: &RunEnv, args: &IdleArgs) -> anyhow::Result<ScenarioR
     if let Some(m) = baseline {
         let _ = m.finish().await;
     }
+    listen_overflow_figure(&mut report, overflows_before);
     finish_report(&mut report, crowd.metrics());
     let _ = crowd.finish(Duration::from_secs(30)).await;
     report.load_usage = own.finish().await;
@@ -360,6 +383,7 @@ pub async fn run_reconnect_storm(
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let storm = env.monitor_server();
+    let overflows_before = procinfo::listen_overflows();
     let started = Instant::now();
     crowd.set_phase(Phase::Reconnect);
     let all = crowd
@@ -369,6 +393,9 @@ pub async fn run_reconnect_storm(
     let resynced = crowd.metrics().resynced.load(Ordering::Relaxed);
     report.headline("resync_all_secs", elapsed, "s", Better::Lower);
     report.detail("resynced", resynced as f64, "", Better::Higher);
+    let resync_failures = synced - resynced.min(synced);
+    report.headline("resync_failures", resync_failures as f64, "", Better::Lower);
+    listen_overflow_figure(&mut report, overflows_before);
     if !all {
         report.notes.push(format!(
             "only {resynced} of {synced} resynced within the timeout"
@@ -377,6 +404,7 @@ pub async fn run_reconnect_storm(
     if let Some(summary) = crowd.metrics().resync_times().summary() {
         report.headline("resync_p50_ms", summary.p50_ms, "ms", Better::Lower);
         report.headline("resync_p99_ms", summary.p99_ms, "ms", Better::Lower);
+        report.detail("resync_max_ms", summary.max_ms, "ms", Better::Lower);
         report.latency = Some(summary);
     }
     if let Some(m) = storm {
