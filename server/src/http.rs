@@ -13,6 +13,11 @@ use serde::Serialize;
 
 use crate::ws::{serve_socket, SocketContext};
 
+/// Initial read buffer of one WebSocket connection.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Outbound bytes buffered before a WebSocket connection writes them out.
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Longest document name accepted.
 pub const MAX_DOCUMENT_NAME_BYTES: usize = 128;
 
@@ -125,6 +130,11 @@ async fn upgrade_document_socket(
     let limits = &state.sockets.limits;
     let context = state.sockets.clone();
     Ok(upgrade
+        // tungstenite allocates its read buffer up front (128 KiB by default), which would
+        // be most of the server's memory with 1,500 idle connections; it grows for larger
+        // frames. Outbound frames are written as soon as a few KiB are queued.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
         .on_upgrade(move |socket| serve_socket(socket, document, context)))

@@ -188,6 +188,8 @@ pub struct RoomsConfig {
 
 /// Most awareness client ids one connection may publish (a browser tab uses one).
 const MAX_AWARENESS_IDS_PER_CONN: usize = 8;
+/// How long awareness changes are gathered before they are relayed together.
+const AWARENESS_COALESCE: Duration = Duration::from_millis(50);
 /// Most commands handled in one batch (one flush).
 const MAX_BATCH_COMMANDS: usize = 512;
 /// Capacity of a room's command channel.
@@ -331,6 +333,17 @@ struct RoomTask {
     updates_since_compaction: u64,
     bytes_since_compaction: u64,
     compaction: Option<tokio::task::JoinHandle<()>>,
+    /// Awareness changes not yet relayed, and when they are due: changes are coalesced over
+    /// [`AWARENESS_COALESCE`] so that a crowd joining or moving cursors costs each member a
+    /// bounded number of frames per second, whatever its size.
+    pending_awareness: Option<(AwarenessUpdate, tokio::time::Instant)>,
+}
+
+/// What the room task does next.
+enum Next {
+    Command(RoomCommand),
+    RelayAwareness,
+    Stop,
 }
 
 /// What one batch of commands produced, to persist and send once the batch is applied.
@@ -363,6 +376,7 @@ impl RoomTask {
             updates_since_compaction: 0,
             bytes_since_compaction: 0,
             compaction: None,
+            pending_awareness: None,
         }
     }
 
@@ -397,8 +411,13 @@ impl RoomTask {
         };
         tracing::debug!(document = %self.name, "room loaded");
         loop {
-            let Some(first) = self.next_command().await else {
-                break;
+            let first = match self.next().await {
+                Next::Command(command) => command,
+                Next::RelayAwareness => {
+                    self.relay_awareness();
+                    continue;
+                }
+                Next::Stop => break,
             };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH_COMMANDS {
@@ -415,17 +434,48 @@ impl RoomTask {
 
     /// The next command, or `None` when the room should stop: it has been empty for the idle
     /// time, or the server is shutting down and nobody is left.
-    async fn next_command(&mut self) -> Option<RoomCommand> {
+    async fn next(&mut self) -> Next {
+        let to_next = |command: Option<RoomCommand>| command.map_or(Next::Stop, Next::Command);
+        if let Some((_, due)) = &self.pending_awareness {
+            let due = *due;
+            return tokio::select! {
+                command = self.inbox.recv() => to_next(command),
+                _ = tokio::time::sleep_until(due) => Next::RelayAwareness,
+            };
+        }
         if !self.members.is_empty() {
-            return self.inbox.recv().await;
+            return to_next(self.inbox.recv().await);
         }
         if self.inner.shutdown.is_cancelled() {
-            return self.inbox.try_recv().ok();
+            return to_next(self.inbox.try_recv().ok());
         }
         tokio::select! {
-            command = self.inbox.recv() => command,
-            _ = tokio::time::sleep(self.inner.config.room_idle) => None,
-            _ = self.inner.shutdown.cancelled() => self.inbox.try_recv().ok(),
+            command = self.inbox.recv() => to_next(command),
+            _ = tokio::time::sleep(self.inner.config.room_idle) => Next::Stop,
+            _ = self.inner.shutdown.cancelled() => to_next(self.inbox.try_recv().ok()),
+        }
+    }
+
+    /// Adds awareness changes to those waiting to be relayed.
+    fn queue_awareness(&mut self, update: AwarenessUpdate) {
+        match &mut self.pending_awareness {
+            Some((pending, _)) => pending.clients.extend(update.clients),
+            None => {
+                let due = tokio::time::Instant::now() + AWARENESS_COALESCE;
+                self.pending_awareness = Some((update, due));
+            }
+        }
+    }
+
+    /// Relays the pending awareness changes to every member, the senders included.
+    fn relay_awareness(&mut self) {
+        if let Some((update, _)) = self.pending_awareness.take() {
+            let frame = Bytes::from(encode_awareness(update));
+            // No receivers is fine: nobody is connected.
+            let _ = self.broadcast.send(Arc::new(Broadcast {
+                origin: None,
+                frame,
+            }));
         }
     }
 
@@ -484,12 +534,8 @@ impl RoomTask {
             }
             self.broadcast_deltas(out.deltas);
         }
-        if let Some(update) = merge_awareness(out.awareness) {
-            let frame = Bytes::from(encode_awareness(update));
-            let _ = self.broadcast.send(Arc::new(Broadcast {
-                origin: None,
-                frame,
-            }));
+        for update in out.awareness {
+            self.queue_awareness(update);
         }
         for (conn, state_vector) in out.sync_requests {
             if let Some(state) = self.members.get(&conn) {
@@ -727,16 +773,4 @@ impl RoomTask {
             }
         }));
     }
-}
-
-/// Folds several awareness updates into one, later entries winning.
-fn merge_awareness(updates: Vec<AwarenessUpdate>) -> Option<AwarenessUpdate> {
-    let mut merged: Option<AwarenessUpdate> = None;
-    for update in updates {
-        match &mut merged {
-            None => merged = Some(update),
-            Some(all) => all.clients.extend(update.clients),
-        }
-    }
-    merged
 }
