@@ -57,6 +57,24 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Connections the kernel may queue before the server accepts them. A whole venue reconnecting
+/// at once (1,500 delegates after a Wi-Fi drop) overflows tokio's default of 1,024, and the
+/// kernel then drops connection attempts that clients retry only seconds later. The kernel
+/// caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `address` with [`LISTEN_BACKLOG`].
+fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Runs the command line; the binary's `main` only calls this.
 pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -64,8 +82,7 @@ pub async fn main() -> anyhow::Result<()> {
         Command::Serve(config) => {
             init_logging(config.log_format);
             config.validate()?;
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
+            let listener = listen(config.listen)
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
             let address = listener.local_addr()?;
             // Scripts and tests read this line to find the port when listening on port 0.

@@ -8,6 +8,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::store::{Store, StoreError};
 
+/// A flush slower than this is logged: every document waiting on it is stalled meanwhile.
+const SLOW_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
+
 type FlushReply = oneshot::Sender<Result<(), StoreError>>;
 
 /// A handle to the flusher task. Cloning it is cheap.
@@ -29,10 +32,19 @@ impl Flusher {
                     waiting.push(next);
                 }
                 let store = store.clone();
+                let started = std::time::Instant::now();
                 let result = match tokio::task::spawn_blocking(move || store.flush()).await {
                     Ok(result) => result,
                     Err(e) => Err(StoreError::Database(format!("flush task failed: {e}"))),
                 };
+                let elapsed = started.elapsed();
+                if elapsed >= SLOW_FLUSH {
+                    tracing::warn!(
+                        flush_ms = elapsed.as_millis() as u64,
+                        n_waiting = waiting.len(),
+                        "slow store flush"
+                    );
+                }
                 for reply in waiting {
                     // A requester that went away does not need its answer.
                     let _ = reply.send(result.clone());

@@ -428,6 +428,14 @@ impl RoomTask {
             }
             room = self.handle_batch(room, batch).await;
         }
+        // A document opened again soon (a restart, a new visitor) then loads one snapshot
+        // instead of replaying its whole log.
+        if let Some(running) = self.compaction.take() {
+            let _ = running.await;
+        }
+        if self.updates_since_compaction > 0 {
+            self.start_compaction(&room);
+        }
         self.stop_with(|| Err(JoinError::Unavailable));
         tracing::debug!(document = %self.name, "room stopped");
     }
@@ -755,7 +763,14 @@ impl RoomTask {
             .compaction
             .as_ref()
             .is_some_and(|task| !task.is_finished());
-        if !due || running || self.next_seq == 0 {
+        if due && !running {
+            self.start_compaction(room);
+        }
+    }
+
+    /// Compacts the log through the last stored update, on a blocking thread.
+    fn start_compaction(&mut self, room: &Room) {
+        if self.next_seq == 0 {
             return;
         }
         let snapshot = room.snapshot();

@@ -19,6 +19,8 @@ use crate::rooms::{Broadcast, CloseReason, ConnId, Member, Rooms};
 
 /// Direct (non-broadcast) frames queued for one connection before it is closed as too slow.
 const DIRECT_QUEUE_FRAMES: usize = 64;
+/// Most queued broadcast frames written with one flush.
+const MAX_FRAMES_PER_FLUSH: usize = 64;
 /// How long one frame may take to be written before the connection counts as stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -167,7 +169,7 @@ async fn read_loop(
             Ok(Some(Ok(Message::Binary(frame)))) => match decode_frame(&frame, &context.limits) {
                 Ok(messages) => {
                     if room.send(messages).await.is_err() {
-                        CloseReason::new(CloseCode::InternalError, "document stopped; reconnect")
+                        document_stopped()
                     } else {
                         continue;
                     }
@@ -207,6 +209,39 @@ async fn send_frame(
     message: Message,
 ) -> Result<(), CloseReason> {
     match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(CloseReason::new(CloseCode::GoingAway, "connection lost")),
+        Err(_) => Err(CloseReason::new(CloseCode::SlowConsumer, "write timed out")),
+    }
+}
+
+fn fell_behind(conn: ConnId, n_missed: u64) -> CloseReason {
+    tracing::info!(conn, n_missed, "closing a connection that fell behind");
+    CloseReason::new(
+        CloseCode::SlowConsumer,
+        "fell behind the document; reconnect to resync",
+    )
+}
+
+fn document_stopped() -> CloseReason {
+    CloseReason::new(CloseCode::InternalError, "document stopped; reconnect")
+}
+
+/// Writes `frames` and flushes once.
+async fn send_frames(
+    sink: &mut SplitSink<WebSocket, Message>,
+    frames: Vec<Bytes>,
+) -> Result<(), CloseReason> {
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let write = async {
+        for frame in frames {
+            sink.feed(Message::Binary(frame)).await?;
+        }
+        sink.flush().await
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(CloseReason::new(CloseCode::GoingAway, "connection lost")),
         Err(_) => Err(CloseReason::new(CloseCode::SlowConsumer, "write timed out")),
@@ -278,22 +313,35 @@ async fn write_frames(
             }
             frame = direct.recv() => match frame {
                 Some(frame) => send_frame(sink, Message::Binary(frame)).await?,
-                None => return Ok(CloseReason::new(CloseCode::InternalError, "document stopped; reconnect")),
+                None => return Ok(document_stopped()),
             },
-            received = broadcast.recv() => match received {
-                Ok(item) => {
-                    if item.origin != Some(conn) {
-                        send_frame(sink, Message::Binary(item.frame.clone())).await?;
+            received = broadcast.recv() => {
+                let mut frames = Vec::new();
+                match received {
+                    Ok(item) => {
+                        if item.origin != Some(conn) {
+                            frames.push(item.frame.clone());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n_missed)) => return Err(fell_behind(conn, n_missed)),
+                    Err(broadcast::error::RecvError::Closed) => return Ok(document_stopped()),
+                }
+                // Frames already queued go out with the same flush: a connection that fell a
+                // little behind catches up in one write, not one per frame.
+                while frames.len() < MAX_FRAMES_PER_FLUSH {
+                    match broadcast.try_recv() {
+                        Ok(item) => {
+                            if item.origin != Some(conn) {
+                                frames.push(item.frame.clone());
+                            }
+                        }
+                        Err(broadcast::error::TryRecvError::Lagged(n_missed)) => return Err(fell_behind(conn, n_missed)),
+                        Err(broadcast::error::TryRecvError::Closed) => return Ok(document_stopped()),
+                        Err(broadcast::error::TryRecvError::Empty) => break,
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(n_missed)) => {
-                    tracing::info!(conn, n_missed, "closing a connection that fell behind");
-                    return Err(CloseReason::new(CloseCode::SlowConsumer, "fell behind the document; reconnect to resync"));
-                }
-                Err(broadcast::error::RecvError::Closed) => {
-                    return Ok(CloseReason::new(CloseCode::InternalError, "document stopped; reconnect"));
-                }
-            },
+                send_frames(sink, frames).await?;
+            }
             _ = ping.tick() => send_frame(sink, Message::Ping(Bytes::new())).await?,
         }
     }
