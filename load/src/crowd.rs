@@ -162,7 +162,6 @@ pub struct Crowd {
 struct DelegateContext {
     config: CrowdConfig,
     metrics: Arc<CrowdMetrics>,
-    logs: SendLogs,
     gate: Semaphore,
 }
 
@@ -171,7 +170,8 @@ enum Role {
         script: WriterScript,
         log: Arc<WriterLog>,
     },
-    SamplingReader,
+    /// Created before the task is spawned, so nothing in the task can fail building it.
+    SamplingReader(DeliveryTracker),
     Reader,
 }
 
@@ -207,7 +207,6 @@ impl Crowd {
             gate: Semaphore::new(config.connect_concurrency.max(1)),
             config: config.clone(),
             metrics: metrics.clone(),
-            logs: logs.clone(),
         });
         let tasks = (0..config.n_clients)
             .map(|i| {
@@ -221,7 +220,7 @@ impl Crowd {
                         log,
                     }
                 } else if i < n_writers + config.latency_readers {
-                    Role::SamplingReader
+                    Role::SamplingReader(DeliveryTracker::new(logs.clone()))
                 } else {
                     Role::Reader
                 };
@@ -344,8 +343,7 @@ async fn run_delegate(
     };
     let mut delegate = Delegate::new(client_id, &format!("delegate-{index}"));
     delegate.set_publish_awareness(config.publish_awareness);
-    let sampling = matches!(role, Role::SamplingReader);
-    let (mut player, log) = match role {
+    let (mut player, log, mut tracker) = match role {
         Role::Writer { script, log } => (
             Some(ScriptPlayer::new(
                 &delegate.doc,
@@ -353,10 +351,11 @@ async fn run_delegate(
                 script,
             )),
             Some(log),
+            None,
         ),
-        _ => (None, None),
+        Role::SamplingReader(tracker) => (None, None, Some(tracker)),
+        Role::Reader => (None, None, None),
     };
-    let mut tracker = sampling.then(|| DeliveryTracker::new(context.logs.clone()));
 
     let first = async {
         // Closing the semaphore is not done anywhere, so acquire only fails if it were; then

@@ -34,20 +34,20 @@ use target::UrlTemplate;
 /// Runs the command `cli` names: one scenario (printing its summary line and writing JSON
 /// when asked) or `table`.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Table(args) = &cli.command {
-        return print_table(args);
-    }
-    let env = run_env(&cli.common)?;
+    // Scenarios need the checked URL and settings; `table` needs neither.
+    let env = || run_env(&cli.common);
     let report = match &cli.command {
-        Command::Plenary(args) => scenario::run_steady(&env, SteadyScenario::Plenary, args).await?,
-        Command::Drafting(args) => {
-            scenario::run_steady(&env, SteadyScenario::Drafting, args).await?
+        Command::Table(args) => return print_table(args),
+        Command::Plenary(args) => {
+            scenario::run_steady(&env()?, SteadyScenario::Plenary, args).await?
         }
-        Command::Idle(args) => scenario::run_idle(&env, args).await?,
-        Command::ReconnectStorm(args) => scenario::run_reconnect_storm(&env, args).await?,
-        Command::ColdOpen(args) => scenario::run_cold_open(&env, args).await?,
-        Command::DurableThroughput(args) => scenario::run_durable_throughput(&env, args).await?,
-        Command::Table(_) => unreachable!("handled above"),
+        Command::Drafting(args) => {
+            scenario::run_steady(&env()?, SteadyScenario::Drafting, args).await?
+        }
+        Command::Idle(args) => scenario::run_idle(&env()?, args).await?,
+        Command::ReconnectStorm(args) => scenario::run_reconnect_storm(&env()?, args).await?,
+        Command::ColdOpen(args) => scenario::run_cold_open(&env()?, args).await?,
+        Command::DurableThroughput(args) => scenario::run_durable_throughput(&env()?, args).await?,
     };
     println!("{}", report.summary_line());
     if let Some(path) = &cli.common.json {
