@@ -77,8 +77,8 @@ impl Member {
         });
     }
 
-    fn send_direct(&self, frame: Vec<u8>) {
-        if self.direct.try_send(Bytes::from(frame)).is_err() {
+    fn send_direct(&self, frame: impl Into<Bytes>) {
+        if self.direct.try_send(frame.into()).is_err() {
             self.close_with(
                 CloseCode::SlowConsumer,
                 "outbound queue full; reconnect to resync",
@@ -346,6 +346,39 @@ enum Next {
     Stop,
 }
 
+/// Awareness state bytes per frame, roughly. A WebSocket connection's write buffer keeps the
+/// capacity of the largest frame it has sent, so one frame with 1,500 people's presence, sent
+/// to every newcomer, would stay allocated once per connection.
+const AWARENESS_FRAME_BYTES: usize = 8 * 1024;
+
+/// Encodes `update` as one or more awareness frames of about [`AWARENESS_FRAME_BYTES`]; each
+/// is a complete awareness message, which y-websocket clients apply on its own.
+fn awareness_frames(update: AwarenessUpdate) -> Vec<Bytes> {
+    let mut frames = Vec::new();
+    let mut part = AwarenessUpdate {
+        clients: Default::default(),
+    };
+    let mut part_bytes = 0;
+    for (id, entry) in update.clients {
+        part_bytes += entry.json.len() + 16;
+        part.clients.insert(id, entry);
+        if part_bytes >= AWARENESS_FRAME_BYTES {
+            let full = std::mem::replace(
+                &mut part,
+                AwarenessUpdate {
+                    clients: Default::default(),
+                },
+            );
+            frames.push(Bytes::from(encode_awareness(full)));
+            part_bytes = 0;
+        }
+    }
+    if !part.clients.is_empty() {
+        frames.push(Bytes::from(encode_awareness(part)));
+    }
+    frames
+}
+
 /// What one batch of commands produced, to persist and send once the batch is applied.
 #[derive(Default)]
 struct BatchOutput {
@@ -602,7 +635,7 @@ impl RoomTask {
         let broadcast = self.broadcast.subscribe();
         let mut initial = vec![Bytes::from(encode_sync_step1(&room.state_vector()))];
         if let Some(awareness) = room.awareness_state() {
-            initial.push(Bytes::from(encode_awareness(awareness)));
+            initial.extend(awareness_frames(awareness));
         }
         let conn = member.conn;
         if reply.send(Ok(Admission { initial, broadcast })).is_ok() {
@@ -699,7 +732,9 @@ impl RoomTask {
                 if let (Some(state), Some(awareness)) =
                     (self.members.get(&conn), room.awareness_state())
                 {
-                    state.member.send_direct(encode_awareness(awareness));
+                    for frame in awareness_frames(awareness) {
+                        state.member.send_direct(frame);
+                    }
                 }
             }
             InboundMessage::Auth => {}
@@ -787,5 +822,45 @@ impl RoomTask {
                 }
             }
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manifesto_protocol::yrs::sync::awareness::AwarenessUpdateEntry;
+    use manifesto_protocol::{decode_frame, FrameLimits, InboundMessage};
+
+    #[test]
+    fn large_awareness_state_is_split_into_complete_small_frames() {
+        let mut clients = std::collections::HashMap::new();
+        for id in 0..1500u64 {
+            let json = format!(r##"{{"user":{{"name":"Delegate {id}","color":"#30bced"}}}}"##);
+            clients.insert(
+                ClientID::new(id),
+                AwarenessUpdateEntry {
+                    clock: 1,
+                    json: json.into(),
+                },
+            );
+        }
+        let frames = awareness_frames(AwarenessUpdate { clients });
+        assert!(frames.len() > 5, "{} frames", frames.len());
+        let mut seen = HashSet::new();
+        for frame in &frames {
+            assert!(
+                frame.len() <= AWARENESS_FRAME_BYTES + 1024,
+                "frame of {} bytes",
+                frame.len()
+            );
+            let messages = decode_frame(frame, &FrameLimits::default()).expect("a valid frame");
+            for message in messages {
+                let InboundMessage::Awareness(update) = message else {
+                    panic!("only awareness messages");
+                };
+                seen.extend(update.clients.keys().copied());
+            }
+        }
+        assert_eq!(seen.len(), 1500, "every entry is in exactly one frame");
     }
 }
