@@ -94,21 +94,7 @@ fn raw_decode(frame: &[u8]) -> Result<usize, String> {
 fn child_nest(kind: &str, depth: usize, stack: &str) -> ExitCode {
     let frame = update_frame(&any_item_update(1, &nested_any(kind, depth)));
     let run = move || raw_decode(&frame).is_ok();
-    let ok = if stack == "main" {
-        run()
-    } else {
-        let worker = std::thread::Builder::new()
-            .stack_size(TOKIO_WORKER_STACK_BYTES)
-            .spawn(run);
-        worker
-            .map(|handle| handle.join().unwrap_or(false))
-            .unwrap_or(false)
-    };
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    }
+    run_on_stack(stack, run)
 }
 
 /// Frames of a few bytes that claim a huge count.
@@ -281,21 +267,7 @@ fn child_typenest(depth: u64, op: &str, stack: &str) -> ExitCode {
         }
         true
     };
-    let ok = if stack == "main" {
-        run()
-    } else {
-        let worker = std::thread::Builder::new()
-            .stack_size(TOKIO_WORKER_STACK_BYTES)
-            .spawn(run);
-        worker
-            .map(|handle| handle.join().unwrap_or(false))
-            .unwrap_or(false)
-    };
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    }
+    run_on_stack(stack, run)
 }
 
 fn run_child(args: &[&str]) -> (bool, String) {
@@ -395,5 +367,25 @@ fn report() {
     for kind in ["gc", "string", "type", "doc"] {
         let (ok, line) = run_child(&["amplify", kind]);
         println!("{kind}: {line}{}", if ok { "" } else { " (child died)" });
+    }
+}
+
+/// Runs `run` on the main thread (`stack` "main") or on a thread with tokio's worker stack;
+/// exits 0 when it returns true, 2 when it returns false or its thread fails.
+fn run_on_stack(stack: &str, run: impl FnOnce() -> bool + Send + 'static) -> ExitCode {
+    let ok = if stack == "main" {
+        run()
+    } else {
+        let worker = std::thread::Builder::new()
+            .stack_size(TOKIO_WORKER_STACK_BYTES)
+            .spawn(run);
+        worker
+            .map(|handle| handle.join().unwrap_or(false))
+            .unwrap_or(false)
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     }
 }

@@ -337,6 +337,10 @@ struct RoomTask {
     /// [`AWARENESS_COALESCE`] so that a crowd joining or moving cursors costs each member a
     /// bounded number of frames per second, whatever its size.
     pending_awareness: Option<(AwarenessUpdate, tokio::time::Instant)>,
+    /// Set when the document in memory can no longer be trusted (a reload from the store
+    /// failed after a refused update or a storage error): the room stops after this batch,
+    /// without compacting, and the next client loads the document afresh.
+    broken: bool,
 }
 
 /// What the room task does next.
@@ -410,6 +414,7 @@ impl RoomTask {
             bytes_since_compaction: 0,
             compaction: None,
             pending_awareness: None,
+            broken: false,
         }
     }
 
@@ -460,13 +465,17 @@ impl RoomTask {
                 }
             }
             room = self.handle_batch(room, batch).await;
+            if self.broken {
+                tracing::error!(document = %self.name, "stopping the room: its document could not be reloaded");
+                break;
+            }
         }
         // A document opened again soon (a restart, a new visitor) then loads one snapshot
         // instead of replaying its whole log.
         if let Some(running) = self.compaction.take() {
             let _ = running.await;
         }
-        if self.updates_since_compaction > 0 {
+        if self.updates_since_compaction > 0 && !self.broken {
             self.start_compaction(&room);
         }
         self.stop_with(|| Err(JoinError::Unavailable));
@@ -544,10 +553,17 @@ impl RoomTask {
     async fn handle_batch(&mut self, mut room: Room, batch: Vec<RoomCommand>) -> Room {
         let mut out = BatchOutput::default();
         for command in batch {
+            if self.broken {
+                // Dropped commands make joiners retry on a fresh room once this one stops.
+                break;
+            }
             match command {
                 RoomCommand::Join { member, reply } => self.join(&room, member, reply),
                 RoomCommand::Inbound { conn, messages } => {
                     for message in messages {
+                        if self.broken {
+                            break;
+                        }
                         room = self.apply(room, conn, message, &mut out).await;
                     }
                 }
@@ -561,6 +577,9 @@ impl RoomTask {
             }
         }
 
+        if self.broken {
+            return room;
+        }
         if !out.deltas.is_empty() {
             if let Err(e) = self.persist(&out.deltas).await {
                 tracing::error!(document = %self.name, error = %e, "could not store updates");
@@ -571,7 +590,13 @@ impl RoomTask {
                         .member
                         .close_with(CloseCode::InternalError, "storage failed; retry");
                 }
-                return self.reload(Vec::new()).await.unwrap_or(room);
+                return match self.reload(Vec::new()).await {
+                    Some(reloaded) => reloaded,
+                    None => {
+                        self.broken = true;
+                        room
+                    }
+                };
             }
             self.broadcast_deltas(out.deltas);
         }
@@ -704,6 +729,7 @@ impl RoomTask {
                                     .close_with(CloseCode::InternalError, "document reload failed");
                             }
                             out.deltas.clear();
+                            self.broken = true;
                         }
                     }
                 }

@@ -130,11 +130,13 @@ impl Drop for TestServer {
     }
 }
 
-/// A store that fails appends while [`FaultyStore::fail_appends`] is set.
+/// A store that fails appends while `fail_appends` is set, and loads while `fail_loads` is.
 pub struct FaultyStore {
     inner: Arc<dyn Store>,
     /// While true, every append fails with an injected fault.
     pub fail_appends: Arc<AtomicBool>,
+    /// While true, every load fails with an injected fault.
+    pub fail_loads: Arc<AtomicBool>,
 }
 
 impl FaultyStore {
@@ -143,12 +145,22 @@ impl FaultyStore {
         FaultyStore {
             inner,
             fail_appends,
+            fail_loads: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Loads fail too while `fail_loads` is true.
+    pub fn with_failing_loads(mut self, fail_loads: Arc<AtomicBool>) -> FaultyStore {
+        self.fail_loads = fail_loads;
+        self
     }
 }
 
 impl Store for FaultyStore {
     fn load_document(&self, name: &str) -> Result<StoredDocument, StoreError> {
+        if self.fail_loads.load(Ordering::SeqCst) {
+            return Err(StoreError::Injected("load refused by the test".into()));
+        }
         self.inner.load_document(name)
     }
     fn append_updates(

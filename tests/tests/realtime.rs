@@ -612,3 +612,45 @@ async fn store_failure_relays_nothing_and_keeps_what_was_stored() {
     let stored = stored_document(dir.path(), "faulty").expect("stored");
     assert_eq!(text_of(stored.doc(), "t"), "stored. not stored yet.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_that_cannot_reload_stops_and_never_serves_unstored_edits() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempdir();
+    let fail_appends = Arc::new(AtomicBool::new(false));
+    let fail_loads = Arc::new(AtomicBool::new(false));
+    let (appends, loads) = (fail_appends.clone(), fail_loads.clone());
+    let server = TestServer::start_full(
+        dir.path(),
+        |_| {},
+        move |store| {
+            Arc::new(manifesto_tests::FaultyStore::new(store, appends).with_failing_loads(loads))
+        },
+    )
+    .await;
+    let url = server.ws_url("broken");
+    let mut writer = TestClient::connect(&url).await.expect("writer");
+    writer.push_text("t", "stored. ").await.expect("edit");
+    writer.sync().await.expect("stored");
+
+    // The append fails and so does the reload after it: the room must stop rather than keep
+    // an edit in memory that the store never got.
+    fail_appends.store(true, Ordering::SeqCst);
+    fail_loads.store(true, Ordering::SeqCst);
+    writer.push_text("t", "never stored.").await.expect("edit");
+    let (code, reason) = writer.wait_closed().await.expect("writer closed");
+    assert_eq!(code, CloseCode::InternalError.code(), "{reason}");
+
+    fail_appends.store(false, Ordering::SeqCst);
+    fail_loads.store(false, Ordering::SeqCst);
+    let fresh = TestClient::connect(&url)
+        .await
+        .expect("a fresh room serves the document");
+    assert_eq!(
+        fresh.text("t"),
+        "stored. ",
+        "the unstored edit is not served"
+    );
+    server.stop().await;
+}
