@@ -296,19 +296,23 @@ async fn write_frames(
     }
     let mut ping = tokio::time::interval(context.ping_interval);
     ping.reset();
+    // Both signals are created once and polled on every wake-up: re-creating them in each
+    // `select!` registered and removed a waiter on a locked list for every frame sent.
+    let mut close_watch = close_rx.clone();
+    let closed = async move { close_watch.changed().await.is_ok() };
+    tokio::pin!(closed);
+    let shutdown = context.shutdown.cancelled();
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             // Closing wins over sending more.
             biased;
-            changed = close_rx.changed() => {
+            _ = &mut closed => {
+                // Only `Some` is ever sent; a dropped sender means the connection ended.
                 let reason = close_rx.borrow_and_update().clone();
-                return match (changed, reason) {
-                    (_, Some(reason)) => Ok(reason),
-                    (Err(_), None) => Ok(CloseReason::new(CloseCode::GoingAway, "connection ended")),
-                    (Ok(()), None) => continue,
-                };
+                return Ok(reason.unwrap_or_else(|| CloseReason::new(CloseCode::GoingAway, "connection ended")));
             }
-            _ = context.shutdown.cancelled() => {
+            _ = &mut shutdown => {
                 return Ok(CloseReason::new(CloseCode::GoingAway, "server shutting down"));
             }
             frame = direct.recv() => match frame {
