@@ -654,3 +654,100 @@ async fn room_that_cannot_reload_stops_and_never_serves_unstored_edits() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_messages_in_one_frame_are_all_handled() {
+    use manifesto_protocol::yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("multi");
+    let mut peer = TestClient::connect(&url).await.expect("peer");
+    let mut sender = TestClient::connect(&url).await.expect("sender");
+    let text = sender.doc.get_or_insert_text("t");
+    let update = sender.edit(|txn| yrs::Text::push(&text, txn, "one frame"));
+    // Update + awareness + SyncStep1, back to back in a single binary frame.
+    let mut encoder = EncoderV1::new();
+    Message::Sync(SyncMessage::Update(update)).encode(&mut encoder);
+    let mut clients = std::collections::HashMap::new();
+    clients.insert(
+        yrs::ClientID::new(77),
+        yrs::sync::awareness::AwarenessUpdateEntry {
+            clock: 1,
+            json: r#"{"user":"s"}"#.into(),
+        },
+    );
+    Message::Awareness(yrs::sync::AwarenessUpdate { clients }).encode(&mut encoder);
+    Message::Sync(SyncMessage::SyncStep1(sender.state_vector())).encode(&mut encoder);
+    sender.send_raw(encoder.to_vec()).await.expect("send");
+
+    let mut answered = false;
+    for _ in 0..10 {
+        if let Some(Message::Sync(SyncMessage::SyncStep2(_))) =
+            sender.read_message().await.expect("read")
+        {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "the SyncStep1 in the frame was answered");
+    peer.wait_until(|c| c.text("t") == "one frame" && c.awareness.contains_key(&77))
+        .await
+        .expect("the update and the awareness in the frame were both relayed");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_update_is_not_relayed_again() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.ws_url("resend");
+    let mut peer = TestClient::connect(&url).await.expect("peer");
+    let mut sender = TestClient::connect(&url).await.expect("sender");
+    let text = sender.doc.get_or_insert_text("t");
+    let update = sender.edit(|txn| yrs::Text::push(&text, txn, "once"));
+    sender.send_update(update.clone()).await.expect("send");
+    peer.wait_until(|c| c.text("t") == "once")
+        .await
+        .expect("relayed");
+    let received = peer.n_updates_received;
+    // The server relays what yrs integrated, not the bytes it was sent: the same update
+    // again integrates nothing, so nothing is relayed.
+    sender.send_update(update).await.expect("send again");
+    sender.sync().await.expect("handled");
+    peer.drain_for(Duration::from_millis(200)).await;
+    assert_eq!(
+        peer.n_updates_received, received,
+        "no frame for an update that changed nothing"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_documents_at_once_stay_apart() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let mut clients = Vec::new();
+    for i in 0..10 {
+        let url = server.ws_url(&format!("doc-{i}"));
+        let mut client = TestClient::connect(&url).await.expect("connect");
+        client
+            .push_text("t", &format!("text of {i}"))
+            .await
+            .expect("edit");
+        clients.push((url, client));
+    }
+    for (i, (url, client)) in clients.iter_mut().enumerate() {
+        client.sync().await.expect("stored");
+        let other = TestClient::connect(url).await.expect("second client");
+        assert_eq!(
+            other.text("t"),
+            format!("text of {i}"),
+            "document {i} holds only its own text"
+        );
+    }
+    let (_, health) = manifesto_tests::http_get(server.addr, "/healthz")
+        .await
+        .expect("healthz");
+    assert!(health.contains(r#""live_rooms":10"#), "{health}");
+    server.stop().await;
+}
