@@ -4,7 +4,7 @@
 //! Decoding always runs [`crate::check_frame`] first, so yrs only ever sees bytes whose
 //! lengths, counts and nesting are within [`FrameLimits`].
 
-use yrs::sync::{Awareness, AwarenessUpdate, Message, MessageReader, SyncMessage};
+use yrs::sync::{AwarenessUpdate, Message, MessageReader, SyncMessage};
 use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 use yrs::{StateVector, Update};
@@ -90,14 +90,4 @@ pub fn encode_awareness(update: AwarenessUpdate) -> Vec<u8> {
 /// refused (it logs the reason and keeps the connection).
 pub fn encode_auth_denied(reason: &str) -> Vec<u8> {
     encode_message(&Message::Auth(Some(reason.to_owned())))
-}
-
-/// Encodes a whole awareness state (every known client) as one frame, or `None` when nobody
-/// has published a state.
-pub fn encode_awareness_state(awareness: &Awareness) -> Option<Vec<u8>> {
-    let update = awareness.update().ok()?;
-    if update.clients.is_empty() {
-        return None;
-    }
-    Some(encode_awareness(update))
 }

@@ -15,8 +15,8 @@ mod validate;
 pub use close::CloseCode;
 pub use error::FrameError;
 pub use framing::{
-    decode_frame, encode_auth_denied, encode_awareness, encode_awareness_state, encode_sync_step1,
-    encode_sync_step2, encode_update, InboundMessage,
+    decode_frame, encode_auth_denied, encode_awareness, encode_sync_step1, encode_sync_step2,
+    encode_update, InboundMessage,
 };
 pub use limits::FrameLimits;
 pub use validate::{check_frame, nested_content, NestedContent};

@@ -581,24 +581,27 @@ impl RoomTask {
             return room;
         }
         if !out.deltas.is_empty() {
-            if let Err(e) = self.persist(&out.deltas).await {
-                tracing::error!(document = %self.name, error = %e, "could not store updates");
-                // Nothing of this batch was relayed; every member resynchronises from what
-                // is durable, and members keep their own edits to send again.
-                for state in self.members.values() {
-                    state
-                        .member
-                        .close_with(CloseCode::InternalError, "storage failed; retry");
-                }
-                return match self.reload(Vec::new()).await {
-                    Some(reloaded) => reloaded,
-                    None => {
-                        self.broken = true;
-                        room
+            let deltas = std::mem::take(&mut out.deltas);
+            match self.persist(deltas).await {
+                Ok(stored) => self.broadcast_deltas(stored),
+                Err(e) => {
+                    tracing::error!(document = %self.name, error = %e, "could not store updates");
+                    // Nothing of this batch was relayed; every member resynchronises from what
+                    // is durable, and members keep their own edits to send again.
+                    for state in self.members.values() {
+                        state
+                            .member
+                            .close_with(CloseCode::InternalError, "storage failed; retry");
                     }
-                };
+                    return match self.reload(Vec::new()).await {
+                        Some(reloaded) => reloaded,
+                        None => {
+                            self.broken = true;
+                            room
+                        }
+                    };
+                }
             }
-            self.broadcast_deltas(out.deltas);
         }
         for update in out.awareness {
             self.queue_awareness(update);
@@ -797,20 +800,29 @@ impl RoomTask {
     }
 
     /// Appends the batch's deltas and waits until they are durable.
-    async fn persist(&mut self, deltas: &[(ConnId, Vec<u8>)]) -> Result<(), StoreError> {
-        let updates: Vec<Vec<u8>> = deltas.iter().map(|(_, delta)| delta.clone()).collect();
+    async fn persist(
+        &mut self,
+        deltas: Vec<(ConnId, Vec<u8>)>,
+    ) -> Result<Vec<(ConnId, Vec<u8>)>, StoreError> {
+        // The deltas move to the blocking task and back, so they are never copied.
+        let (origins, updates): (Vec<ConnId>, Vec<Vec<u8>>) = deltas.into_iter().unzip();
         let n_updates = updates.len() as u64;
         let n_bytes: u64 = updates.iter().map(|u| u.len() as u64).sum();
         let first_seq = self.next_seq;
         let store = self.inner.store.clone();
         let name = self.name.clone();
-        tokio::task::spawn_blocking(move || store.append_updates(&name, first_seq, &updates))
-            .await
-            .map_err(|e| StoreError::Database(format!("append task failed: {e}")))??;
+        let updates = tokio::task::spawn_blocking(move || {
+            store
+                .append_updates(&name, first_seq, &updates)
+                .map(|()| updates)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("append task failed: {e}")))??;
         self.next_seq += n_updates;
         self.updates_since_compaction += n_updates;
         self.bytes_since_compaction += n_bytes;
-        self.inner.flusher.flush().await
+        self.inner.flusher.flush().await?;
+        Ok(origins.into_iter().zip(updates).collect())
     }
 
     /// Starts a background compaction when the log has grown past the thresholds and none is
