@@ -23,11 +23,16 @@ pub enum CloseCode {
     SlowConsumer,
     /// Nothing, not even a pong, arrived within the idle timeout (4001).
     IdleTimeout,
+    /// The person's session ended, their token was revoked or their account deactivated
+    /// (4002): reconnecting needs a new login.
+    SessionEnded,
+    /// The person's role changed (4003): reconnect to get the new rights.
+    PermissionsChanged,
 }
 
 impl CloseCode {
     /// Every close code, for tests and generated client tables.
-    pub const ALL: [CloseCode; 8] = [
+    pub const ALL: [CloseCode; 10] = [
         CloseCode::GoingAway,
         CloseCode::ProtocolError,
         CloseCode::UnsupportedData,
@@ -36,6 +41,8 @@ impl CloseCode {
         CloseCode::InternalError,
         CloseCode::SlowConsumer,
         CloseCode::IdleTimeout,
+        CloseCode::SessionEnded,
+        CloseCode::PermissionsChanged,
     ];
 
     /// The numeric code sent in the close frame.
@@ -49,6 +56,8 @@ impl CloseCode {
             CloseCode::InternalError => 1011,
             CloseCode::SlowConsumer => 4000,
             CloseCode::IdleTimeout => 4001,
+            CloseCode::SessionEnded => 4002,
+            CloseCode::PermissionsChanged => 4003,
         }
     }
 
@@ -63,6 +72,8 @@ impl CloseCode {
             CloseCode::InternalError => "internal_error",
             CloseCode::SlowConsumer => "slow_consumer",
             CloseCode::IdleTimeout => "idle_timeout",
+            CloseCode::SessionEnded => "session_ended",
+            CloseCode::PermissionsChanged => "permissions_changed",
         }
     }
 

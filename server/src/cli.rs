@@ -1,8 +1,16 @@
 //! The `manifesto` command line: `serve` and the operator commands.
 
-use clap::{Parser, Subcommand};
+use std::io::BufRead;
+use std::path::PathBuf;
 
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::accounts::{is_plausible_email, normalise_email, NewUser};
+use crate::auth::password::{check_policy, hash_blocking};
+use crate::auth::{Accounts, Actor, AuditLog, Role};
 use crate::config::{Config, LogFormat};
+use crate::store::{SledStore, Store, SyncMode};
 
 /// Manifesto: write, amend and adopt a forum's Manifesto together.
 #[derive(Debug, Parser)]
@@ -18,6 +26,258 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(Config),
+    /// Manage accounts (while the server is stopped).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens (while the server is stopped).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check the audit log (while the server is stopped).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// The data directory of an operator command.
+#[derive(Debug, Clone, Args)]
+pub struct DataDir {
+    /// Data directory of the server (the server must be stopped: one process opens it).
+    #[arg(long = "data", env = "MANIFESTO_DATA", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// `manifesto user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        organisation: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+    },
+    /// Set a new password (read from standard input); the account's sessions end.
+    ResetPassword {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        email: String,
+    },
+    /// List every account.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// `manifesto token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a personal API token for an account and print its secret (once).
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `manifesto audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; fails at the first broken entry.
+    Verify {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// A data directory opened by an operator command.
+struct Opened {
+    store: SledStore,
+    accounts: Accounts,
+    audit: AuditLog,
+}
+
+impl Opened {
+    /// Opens existing data.
+    fn open(data: &DataDir) -> anyhow::Result<Opened> {
+        Opened::open_or_create(data, false)
+    }
+
+    /// Opens data, creating it when `create` is set (accounts may be made before the first
+    /// start; the server then creates no default account).
+    fn open_or_create(data: &DataDir, create: bool) -> anyhow::Result<Opened> {
+        if !create && !data.data_dir.join("store").exists() {
+            bail!(
+                "no data in {}: start the server once (or pass --data)",
+                data.data_dir.display()
+            );
+        }
+        let store = crate::open_sled(&data.data_dir, SyncMode::PowerLoss)?;
+        let accounts = Accounts::open(store.db())?;
+        let audit = AuditLog::open(store.db())?;
+        Ok(Opened {
+            store,
+            accounts,
+            audit,
+        })
+    }
+
+    fn flush(&self) -> anyhow::Result<()> {
+        self.store.flush().context("cannot flush the store")
+    }
+}
+
+/// Reads a new password: without echo from a terminal, else the first line of standard input.
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    check_policy(&password).map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
+    Ok(password)
+}
+
+fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            data,
+            email,
+            role,
+            name,
+            organisation,
+            country,
+        } => {
+            let email = normalise_email(&email);
+            if !is_plausible_email(&email) {
+                bail!("{email:?} is not an email address");
+            }
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 100 {
+                bail!("--name has 1 to 100 characters");
+            }
+            let opened = Opened::open_or_create(&data, true)?;
+            let password = read_new_password()?;
+            let user = opened.accounts.create_user(NewUser {
+                email: email.clone(),
+                name,
+                organisation,
+                country,
+                role,
+                password_hash: hash_blocking(&password),
+            })?;
+            opened.audit.append(
+                Actor::cli(),
+                "user.created",
+                Some(format!("user:{}", user.id)),
+                serde_json::json!({ "email": email, "role": role }),
+            )?;
+            opened.flush()?;
+            println!(
+                "created {} ({}) with id {}",
+                user.email,
+                role.as_str(),
+                user.id
+            );
+        }
+        UserCommand::ResetPassword { data, email } => {
+            let opened = Opened::open(&data)?;
+            let user = opened
+                .accounts
+                .user_by_email(&email)
+                .with_context(|| format!("no account with email {email}"))?;
+            let password = read_new_password()?;
+            let hash = hash_blocking(&password);
+            opened
+                .accounts
+                .update_user(user.id, |u| u.password_hash = hash.clone())?;
+            let ended = opened.accounts.delete_sessions_of(user.id, None)?;
+            opened.audit.append(
+                Actor::cli(),
+                "password.reset",
+                Some(format!("user:{}", user.id)),
+                serde_json::json!({ "sessions_ended": ended.len() }),
+            )?;
+            opened.flush()?;
+            println!(
+                "password of {} reset; {} session(s) ended",
+                user.email,
+                ended.len()
+            );
+        }
+        UserCommand::List { data } => {
+            let opened = Opened::open(&data)?;
+            println!(
+                "{:>6}  {:<11}  {:<8}  {:<32}  name",
+                "id", "role", "status", "email"
+            );
+            for user in opened.accounts.users()? {
+                println!(
+                    "{:>6}  {:<11}  {:<8}  {:<32}  {}",
+                    user.id,
+                    user.role.as_str(),
+                    if user.active { "active" } else { "inactive" },
+                    user.email,
+                    user.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { data, email, name } => {
+            let opened = Opened::open(&data)?;
+            let user = opened
+                .accounts
+                .user_by_email(&email)
+                .with_context(|| format!("no account with email {email}"))?;
+            let (secret, token) = opened.accounts.create_token(user.id, &name)?;
+            opened.audit.append(
+                Actor::cli(),
+                "token.created",
+                Some(format!("token:{}", token.id)),
+                serde_json::json!({ "name": name, "user": user.id }),
+            )?;
+            opened.flush()?;
+            println!("{secret}");
+        }
+    }
+    Ok(())
+}
+
+fn audit_command(command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { data } => {
+            let opened = Opened::open(&data)?;
+            let n = opened.audit.verify()?;
+            println!("audit log intact: {n} entries");
+        }
+    }
+    Ok(())
 }
 
 /// Sets up logging to standard error in the configured format.
@@ -89,5 +349,8 @@ pub async fn main() -> anyhow::Result<()> {
             println!("manifesto listening on http://{address}");
             crate::run(listener, config, shutdown_signal()).await
         }
+        Command::User(command) => user_command(command),
+        Command::Token(command) => token_command(command),
+        Command::Audit(command) => audit_command(command),
     }
 }

@@ -90,6 +90,68 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "MANIFESTO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// The address people use to reach the server, e.g. https://manifesto.example.org.
+    /// Browser requests and WebSocket upgrades must come from this origin; with https,
+    /// cookies are `Secure` with the `__Host-` prefix. Unset: same host as the request, over
+    /// plain http (for a local trial).
+    #[arg(long, env = "MANIFESTO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Email of the first secretariat account, created on first start with an empty data
+    /// directory.
+    #[arg(
+        long,
+        env = "MANIFESTO_ADMIN_EMAIL",
+        default_value = "secretariat@localhost"
+    )]
+    pub admin_email: String,
+
+    /// Password of that first account; when unset, one is generated and printed once.
+    #[arg(long, env = "MANIFESTO_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+
+    /// Hours without any request after which a session ends.
+    #[arg(long, env = "MANIFESTO_SESSION_IDLE_HOURS", default_value_t = 12)]
+    pub session_idle_hours: u64,
+
+    /// Days after login at which a session ends, used or not.
+    #[arg(long, env = "MANIFESTO_SESSION_DAYS", default_value_t = 7)]
+    pub session_days: u64,
+
+    /// Days an invitation link works.
+    #[arg(long, env = "MANIFESTO_INVITATION_DAYS", default_value_t = 7)]
+    pub invitation_days: u64,
+
+    /// Passwords hashed at once (each takes 19 MiB and most of a core for tens of ms).
+    #[arg(long, env = "MANIFESTO_PASSWORD_HASH_CONCURRENCY", default_value_t = 2)]
+    pub password_hash_concurrency: usize,
+
+    /// Password hashes queued behind those; more get 503 with Retry-After.
+    #[arg(long, env = "MANIFESTO_PASSWORD_HASH_QUEUE", default_value_t = 64)]
+    pub password_hash_queue: usize,
+
+    /// Take the client address from the last `X-Forwarded-For` entry (set this only behind
+    /// a reverse proxy that sets it).
+    #[arg(long, env = "MANIFESTO_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+}
+
+/// A secret setting: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
 }
 
 /// A setting that cannot work, with what to do about it.
@@ -106,6 +168,15 @@ pub enum ConfigError {
     /// The idle timeout does not leave room for a ping to be answered.
     #[error("idle timeout ({idle}s) must be longer than the ping interval ({ping}s)")]
     IdleNotAfterPing { idle: u64, ping: u64 },
+    /// The public URL is not an http(s) origin.
+    #[error("public-url must look like https://host[:port] (no path), got {0:?}")]
+    PublicUrl(String),
+    /// The first account's email is not an email.
+    #[error("admin-email is not an email address: {0:?}")]
+    AdminEmail(String),
+    /// The first account's password does not meet the policy.
+    #[error("admin-password is refused: {0}")]
+    AdminPassword(crate::auth::password::PasswordPolicyError),
 }
 
 fn check_range(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
@@ -136,6 +207,15 @@ impl Config {
             compact_after_updates: 2000,
             compact_after_bytes: 8 * 1024 * 1024,
             log_format: LogFormat::Text,
+            public_url: None,
+            admin_email: "secretariat@localhost".into(),
+            admin_password: None,
+            session_idle_hours: 12,
+            session_days: 7,
+            invitation_days: 7,
+            password_hash_concurrency: 2,
+            password_hash_queue: 64,
+            trust_forwarded_for: false,
         }
     }
 
@@ -163,6 +243,33 @@ impl Config {
             u64::MAX,
         )?;
         check_range("compact-after-bytes", self.compact_after_bytes, 1, u64::MAX)?;
+        check_range("session-idle-hours", self.session_idle_hours, 1, 24 * 90)?;
+        check_range("session-days", self.session_days, 1, 365)?;
+        check_range("invitation-days", self.invitation_days, 1, 90)?;
+        check_range(
+            "password-hash-concurrency",
+            self.password_hash_concurrency as u64,
+            1,
+            64,
+        )?;
+        check_range(
+            "password-hash-queue",
+            self.password_hash_queue as u64,
+            0,
+            100_000,
+        )?;
+        if let Some(url) = &self.public_url {
+            if parse_origin(url).is_none() {
+                return Err(ConfigError::PublicUrl(url.clone()));
+            }
+        }
+        let email = crate::auth::accounts::normalise_email(&self.admin_email);
+        if !crate::auth::accounts::is_plausible_email(&email) {
+            return Err(ConfigError::AdminEmail(self.admin_email.clone()));
+        }
+        if let Some(password) = &self.admin_password {
+            crate::auth::password::check_policy(&password.0).map_err(ConfigError::AdminPassword)?;
+        }
         if self.idle_timeout_secs <= self.ping_interval_secs {
             return Err(ConfigError::IdleNotAfterPing {
                 idle: self.idle_timeout_secs,
@@ -190,10 +297,34 @@ impl Config {
         Duration::from_secs(self.idle_timeout_secs)
     }
 
+    /// The configured public origin (`scheme://host[:port]`, lower-case), if any.
+    pub fn public_origin(&self) -> Option<String> {
+        self.public_url.as_deref().and_then(parse_origin)
+    }
+
+    /// Whether the public URL is https: cookies are then `Secure` with the `__Host-` prefix.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_origin()
+            .is_some_and(|origin| origin.starts_with("https://"))
+    }
+
     /// [`Config::room_idle_secs`] as a duration.
     pub fn room_idle(&self) -> Duration {
         Duration::from_secs(self.room_idle_secs)
     }
+}
+
+/// The origin of an http(s) URL without a path (`https://Host:443/` → `https://host:443`).
+pub fn parse_origin(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/').to_lowercase();
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() {
+        return None;
+    }
+    let valid = rest
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    (valid && !rest.starts_with(':')).then_some(url)
 }
 
 #[cfg(test)]
@@ -226,5 +357,34 @@ mod tests {
             c.validate(),
             Err(ConfigError::IdleNotAfterPing { idle: 20, ping: 25 })
         );
+    }
+
+    #[test]
+    fn public_urls_and_the_first_account() {
+        assert_eq!(
+            parse_origin("https://Manifesto.example.org/"),
+            Some("https://manifesto.example.org".into())
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8080"),
+            Some("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(parse_origin("https://example.org/path"), None);
+        assert_eq!(parse_origin("ftp://example.org"), None);
+        let mut c = config();
+        c.public_url = Some("example.org".into());
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::PublicUrl("example.org".into()))
+        );
+        let mut c = config();
+        c.public_url = Some("https://example.org".into());
+        assert!(c.secure_cookies());
+        c.admin_password = Some(Secret("password".into()));
+        assert!(matches!(c.validate(), Err(ConfigError::AdminPassword(_))));
+        assert_eq!(format!("{:?}", c.admin_password), "Some(\"********\")");
+        c.admin_password = None;
+        c.admin_email = "not an email".into();
+        assert!(matches!(c.validate(), Err(ConfigError::AdminEmail(_))));
     }
 }

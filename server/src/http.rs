@@ -1,22 +1,37 @@
-//! The HTTP side: routes, the WebSocket upgrade, and [`ApiError`], the one place where
-//! outcomes become status codes and machine-readable error codes.
+//! The HTTP side: the router (every route is in the OpenAPI document it serves), request
+//! guards (authentication, roles, CSRF, origin), the WebSocket upgrade, and [`ApiError`], the
+//! one place where outcomes become status codes and machine-readable error codes.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Serialize;
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::ws::{serve_socket, SocketContext};
+use crate::auth::live::ConnCredential;
+use crate::auth::password::PasswordPolicyError;
+use crate::auth::{AccountError, Auth, AuthFailure, Credential, Principal, Role};
+use crate::flusher::Flusher;
+use crate::ws::{serve_socket, Identity, SocketContext};
 
 /// Initial read buffer of one WebSocket connection.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Outbound bytes buffered before a WebSocket connection writes them out.
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+/// Largest request body of the JSON API.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Longest document name accepted.
 pub const MAX_DOCUMENT_NAME_BYTES: usize = 128;
@@ -27,14 +42,85 @@ pub enum ApiError {
     /// The document name in the path is not acceptable.
     #[error("document names are 1 to 128 characters from A-Z a-z 0-9 . _ - and start with a letter or digit")]
     InvalidDocumentName,
-    /// No route matches.
+    /// No route or record matches.
     #[error("no such resource")]
     NotFound,
+    /// The route exists, not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// No valid session cookie or API token.
+    #[error("log in first (session cookie or Authorization: Bearer token)")]
+    Unauthenticated,
+    /// The session has expired.
+    #[error("your session has expired; log in again")]
+    SessionExpired,
+    /// Wrong email or password (the same answer for an unknown email).
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// The current password given to change it is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// The person's role does not allow this.
+    #[error("your role does not allow this")]
+    Forbidden,
+    /// A state-changing request without a JSON body or from another origin.
+    #[error(
+        "request refused: state-changing requests need a JSON body and must come from this site"
+    )]
+    CsrfRejected,
+    /// A WebSocket upgrade from a foreign origin, or a cookie upgrade without an origin.
+    #[error("connection refused: wrong or missing Origin")]
+    OriginRejected,
+    /// The body is not the JSON expected.
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String),
+    /// The body is not JSON at all.
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// The body is larger than accepted.
+    #[error("the body is larger than {MAX_BODY_BYTES} bytes")]
+    PayloadTooLarge,
+    /// A field has an unacceptable value.
+    #[error("{0}")]
+    InvalidField(String),
+    /// A new password does not meet the policy.
+    #[error("{0}")]
+    WeakPassword(PasswordPolicyError),
+    /// An account with this email exists.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// No invitation with this link.
+    #[error("this invitation link is not valid")]
+    InvitationNotFound,
+    /// The invitation was already accepted.
+    #[error("this invitation has already been used")]
+    InvitationUsed,
+    /// The invitation was revoked.
+    #[error("this invitation has been revoked")]
+    InvitationRevoked,
+    /// The invitation link has expired.
+    #[error("this invitation has expired; ask the secretariat for a new link")]
+    InvitationExpired,
+    /// The change would leave the forum without an active secretariat account.
+    #[error("this would leave no active secretariat account")]
+    LastSecretariat,
+    /// Too many requests; retry later.
+    #[error("too many requests; retry later")]
+    RateLimited(Duration),
+    /// The server is too busy to do this now; retry later.
+    #[error("the server is busy; retry shortly")]
+    Busy(Duration),
+    /// Something failed inside the server (details are in its log).
+    #[error("internal error")]
+    Internal,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
+/// The JSON body of every error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code.
     code: &'static str,
+    /// A sentence for people.
     message: String,
 }
 
@@ -44,15 +130,65 @@ impl ApiError {
         match self {
             ApiError::InvalidDocumentName => "invalid_document_name",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::SessionExpired => "session_expired",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::WrongPassword => "wrong_password",
+            ApiError::Forbidden => "forbidden",
+            ApiError::CsrfRejected => "csrf_rejected",
+            ApiError::OriginRejected => "origin_rejected",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::InvalidField(_) => "invalid_field",
+            ApiError::WeakPassword(PasswordPolicyError::TooShort) => "password_too_short",
+            ApiError::WeakPassword(PasswordPolicyError::TooLong) => "password_too_long",
+            ApiError::WeakPassword(PasswordPolicyError::TooCommon) => "password_too_common",
+            ApiError::EmailTaken => "email_taken",
+            ApiError::InvitationNotFound => "invitation_not_found",
+            ApiError::InvitationUsed => "invitation_used",
+            ApiError::InvitationRevoked => "invitation_revoked",
+            ApiError::InvitationExpired => "invitation_expired",
+            ApiError::LastSecretariat => "last_secretariat",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Busy(_) => "busy",
+            ApiError::Internal => "internal",
         }
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidDocumentName => StatusCode::BAD_REQUEST,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::InvalidDocumentName | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound | ApiError::InvitationNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthenticated | ApiError::SessionExpired | ApiError::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Forbidden
+            | ApiError::CsrfRejected
+            | ApiError::OriginRejected
+            | ApiError::WrongPassword => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidField(_) | ApiError::WeakPassword(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::EmailTaken | ApiError::LastSecretariat => StatusCode::CONFLICT,
+            ApiError::InvitationUsed
+            | ApiError::InvitationRevoked
+            | ApiError::InvitationExpired => StatusCode::GONE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// An internal failure: logged here with its cause, answered as [`ApiError::Internal`].
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::Internal
     }
 }
 
@@ -62,7 +198,50 @@ impl IntoResponse for ApiError {
             code: self.code(),
             message: self.to_string(),
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::RateLimited(wait) | ApiError::Busy(wait) = &self {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> ApiError {
+        match e {
+            AccountError::NotFound => ApiError::NotFound,
+            AccountError::EmailTaken => ApiError::EmailTaken,
+            AccountError::InvitationUsed => ApiError::InvitationUsed,
+            AccountError::InvitationRevoked => ApiError::InvitationRevoked,
+            AccountError::InvitationExpired => ApiError::InvitationExpired,
+            AccountError::Database(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<AuthFailure> for ApiError {
+    fn from(e: AuthFailure) -> ApiError {
+        match e {
+            AuthFailure::Unauthenticated => ApiError::Unauthenticated,
+            AuthFailure::SessionExpired => ApiError::SessionExpired,
+            AuthFailure::Limited(wait) => ApiError::RateLimited(wait),
+            AuthFailure::Database(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::auth::password::HasherBusy> for ApiError {
+    fn from(_: crate::auth::password::HasherBusy) -> ApiError {
+        ApiError::Busy(Duration::from_secs(1))
+    }
+}
+
+impl From<crate::auth::Limited> for ApiError {
+    fn from(crate::auth::Limited(wait): crate::auth::Limited) -> ApiError {
+        ApiError::RateLimited(wait)
     }
 }
 
@@ -77,29 +256,297 @@ pub fn is_valid_document_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// How the server is reached from outside.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// `scheme://host[:port]` people use, when configured.
+    pub public_origin: Option<String>,
+    /// Cookies are `Secure` and `__Host-` prefixed (public URL is https).
+    pub secure_cookies: bool,
+    /// Client addresses come from the last `X-Forwarded-For` entry.
+    pub trust_forwarded_for: bool,
+}
+
+impl WebSettings {
+    /// The session cookie's name.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-manifesto_session"
+        } else {
+            "manifesto_session"
+        }
+    }
+
+    /// The origin this request should come from: the configured one, or the request's own
+    /// host over http(s).
+    fn expected_origins(&self, headers: &HeaderMap) -> Vec<String> {
+        if let Some(origin) = &self.public_origin {
+            return vec![origin.clone()];
+        }
+        match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => {
+                let host = host.to_ascii_lowercase();
+                vec![format!("http://{host}"), format!("https://{host}")]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether the request's `Origin` is this site. `None` when there is no `Origin`.
+    fn origin_matches(&self, headers: &HeaderMap) -> Option<bool> {
+        let origin = headers
+            .get(header::ORIGIN)?
+            .to_str()
+            .ok()?
+            .to_ascii_lowercase();
+        Some(self.expected_origins(headers).contains(&origin))
+    }
+
+    /// The public base URL for links in answers.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        self.public_origin.clone().unwrap_or_else(|| {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        })
+    }
+
+    /// A `Set-Cookie` value for a session token, or one that clears it.
+    pub fn session_cookie(&self, secret: Option<&str>, max_age: Duration) -> HeaderValue {
+        let name = self.cookie_name();
+        let mut cookie = match secret {
+            Some(secret) => format!(
+                "{name}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+                max_age.as_secs()
+            ),
+            None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        };
+        if self.secure_cookies {
+            cookie.push_str("; Secure");
+        }
+        HeaderValue::from_str(&cookie).expect("cookie values are ASCII")
+    }
+}
+
 /// State shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
     /// What WebSocket connections need.
     pub sockets: Arc<SocketContext>,
+    /// Accounts and access control.
+    pub auth: Arc<Auth>,
+    /// How the server is reached.
+    pub web: Arc<WebSettings>,
+    /// Makes record writes durable (group commit with the documents).
+    pub flusher: Flusher,
+    /// The OpenAPI document, set once the router is built.
+    pub openapi: Arc<OnceLock<serde_json::Value>>,
 }
 
+impl AppState {
+    /// Waits until every record written so far is durable.
+    pub async fn flush(&self) -> Result<(), ApiError> {
+        self.flusher.flush().await.map_err(ApiError::internal)
+    }
+}
+
+/// The client's address: the peer, or behind a trusted proxy the last `X-Forwarded-For` hop.
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.web.trust_forwarded_for {
+            if let Some(last) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .rfind(|v| !v.is_empty())
+            {
+                return Ok(ClientAddress(last.chars().take(64).collect()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddress(peer))
+    }
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Authenticates a request: a bearer token wins over a cookie.
+fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+    if let Some(token) = bearer_token(headers) {
+        return Ok(state.auth.authenticate_token(token)?);
+    }
+    if let Some(secret) = cookie_value(headers, state.web.cookie_name()) {
+        return Ok(state.auth.authenticate_session(secret)?);
+    }
+    Err(ApiError::Unauthenticated)
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(&parts.headers, state)
+    }
+}
+
+/// A request by a secretariat member.
+pub struct Secretariat(pub Principal);
+
+impl FromRequestParts<AppState> for Secretariat {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = authenticate(&parts.headers, state)?;
+        if principal.user.role != Role::Secretariat {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Secretariat(principal))
+    }
+}
+
+/// A JSON body, with errors as [`ApiError`]s.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !has_content_type(request.headers(), "application/json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::InvalidJson("the body could not be read".into())
+                }
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError::InvalidJson(e.to_string()))
+    }
+}
+
+fn has_content_type(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+}
+
+/// CSRF guard for every state-changing request not authenticated by a bearer token: it must
+/// come from this site (`Origin`, or `Sec-Fetch-Site: same-origin` when a browser sends no
+/// `Origin`) and, when it has a body, carry JSON (or multipart, for uploads). A form posted
+/// from another site fails both.
+async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method();
+    let unsafe_method = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method && bearer_token(request.headers()).is_none() {
+        let headers = request.headers();
+        let same_site = match state.web.origin_matches(headers) {
+            Some(matches) => matches,
+            None => headers
+                .get("sec-fetch-site")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v == "same-origin"),
+        };
+        let has_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        let typed = !has_body
+            || has_content_type(headers, "application/json")
+            || has_content_type(headers, "multipart/form-data");
+        if !same_site || !typed {
+            return ApiError::CsrfRejected.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The OpenAPI document's frame; paths come from the routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Manifesto API",
+        description = "Write, amend and adopt a forum's Manifesto together. Browser clients \
+            authenticate with the session cookie set by `POST /api/session`; scripts with \
+            `Authorization: Bearer <token>` (and `?token=` on the WebSocket). State-changing \
+            requests with a cookie need `Content-Type: application/json` and a same-origin \
+            `Origin`. Every error is JSON `{code, message}`."
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "session", description = "Log in and out, your sessions, password and API tokens"),
+        (name = "members", description = "Members and invitations (secretariat)"),
+        (name = "audit", description = "The audit log (secretariat)"),
+        (name = "live", description = "The live document channel and health")
+    )
+)]
+struct ApiDoc;
+
 /// The router of the whole server.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/healthz", get(healthz))
-        .route("/ws/{document}", get(upgrade_document_socket))
+pub fn router(state: AppState) -> axum::Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(index))
+        .routes(routes!(healthz))
+        .routes(routes!(openapi_json))
+        .routes(routes!(upgrade_document_socket))
+        .merge(crate::api::routes())
+        .split_for_parts();
+    let _ = state
+        .openapi
+        .set(serde_json::to_value(&api).expect("the OpenAPI document serialises"));
+    router
         .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf_guard,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
+/// The home page.
+#[utoipa::path(get, path = "/", tag = "live", responses((status = 200, description = "Home page", content_type = "text/html")))]
 async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
 }
 
 /// The body of `GET /healthz`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Health {
     status: &'static str,
     /// Documents currently loaded in memory.
@@ -108,6 +555,8 @@ struct Health {
     connections: usize,
 }
 
+/// Health: 200 while the server serves.
+#[utoipa::path(get, path = "/healthz", tag = "live", responses((status = 200, body = Health)))]
 async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok",
@@ -119,16 +568,72 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "live", responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.openapi.get().cloned().unwrap_or_default())
+}
+
+/// Query of the WebSocket route.
+#[derive(Deserialize, utoipa::IntoParams)]
+struct SocketQuery {
+    /// A personal API token, for clients that cannot send headers.
+    token: Option<String>,
+}
+
+/// The live document: the standard y-websocket protocol (sync, awareness; `[2, 0, reason]`
+/// when a write is refused). Authenticated at the upgrade by the session cookie (with this
+/// site's `Origin`) or `?token=`. Observers' connections are read-only.
+#[utoipa::path(
+    get,
+    path = "/ws/{document}",
+    tag = "live",
+    params(("document" = String, Path, description = "Document name"), SocketQuery),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, body = ErrorBody, description = "Invalid document name"),
+        (status = 401, body = ErrorBody, description = "Not authenticated"),
+        (status = 403, body = ErrorBody, description = "Foreign or missing Origin"),
+    )
+)]
 async fn upgrade_document_socket(
     State(state): State<AppState>,
     Path(document): Path<String>,
+    Query(query): Query<SocketQuery>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     if !is_valid_document_name(&document) {
         return Err(ApiError::InvalidDocumentName);
     }
+    // Cross-site WebSocket hijacking: a browser always sends `Origin`, and a page on another
+    // site would carry this site's cookie. Non-browser clients send none and use a token.
+    let origin = state.web.origin_matches(&headers);
+    if origin == Some(false) {
+        return Err(ApiError::OriginRejected);
+    }
+    let principal = match &query.token {
+        Some(token) => state.auth.authenticate_token(token)?,
+        None => {
+            let principal = authenticate(&headers, &state)?;
+            if matches!(principal.credential, Credential::Session(_)) && origin.is_none() {
+                return Err(ApiError::OriginRejected);
+            }
+            principal
+        }
+    };
+    let identity = Identity {
+        user_id: principal.user.id,
+        name: principal.user.name.clone(),
+        credential: match &principal.credential {
+            Credential::Session(session) => ConnCredential::Session(session.id),
+            Credential::Token(token) => ConnCredential::Token(token.id),
+        },
+        can_write: principal.user.role.can_edit(),
+    };
     let limits = &state.sockets.limits;
     let context = state.sockets.clone();
+    let auth = state.auth.clone();
     Ok(upgrade
         // tungstenite allocates its read buffer up front (128 KiB by default), which would
         // be most of the server's memory with 1,500 idle connections; it grows for larger
@@ -137,7 +642,7 @@ async fn upgrade_document_socket(
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| serve_socket(socket, document, context)))
+        .on_upgrade(move |socket| serve_socket(socket, document, identity, context, auth)))
 }
 
 #[cfg(test)]
@@ -156,5 +661,35 @@ mod tests {
         assert!(!is_valid_document_name("with space"));
         assert!(!is_valid_document_name("slash/inside"));
         assert!(!is_valid_document_name("é"));
+    }
+
+    #[test]
+    fn cookies_and_bearer_tokens_are_read() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; manifesto_session=xyz ; b=2"),
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer mfst_abc"),
+        );
+        assert_eq!(cookie_value(&headers, "manifesto_session"), Some("xyz"));
+        assert_eq!(cookie_value(&headers, "other"), None);
+        assert_eq!(bearer_token(&headers), Some("mfst_abc"));
+    }
+
+    #[test]
+    fn secure_cookies_have_the_host_prefix() {
+        let web = WebSettings {
+            public_origin: Some("https://m.example.org".into()),
+            secure_cookies: true,
+            trust_forwarded_for: false,
+        };
+        let cookie = web.session_cookie(Some("s3cret"), Duration::from_secs(60));
+        assert_eq!(
+            cookie.to_str().expect("ascii"),
+            "__Host-manifesto_session=s3cret; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
     }
 }

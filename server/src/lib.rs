@@ -3,6 +3,8 @@
 //!
 //! See ARCHITECTURE.md for the code map and the invariants each module keeps.
 
+pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 mod flusher;
@@ -21,11 +23,27 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::{
+    Accounts, Actor, AuditLog, Auth, AuthSettings, PasswordHasher, RateLimits, Role,
+};
 use crate::config::Config;
-use crate::http::AppState;
+use crate::flusher::Flusher;
+use crate::http::{AppState, WebSettings};
 use crate::rooms::{Rooms, RoomsConfig};
 use crate::store::{SledStore, Store};
 use crate::ws::SocketContext;
+
+/// How often expired sessions and idle rate-limit keys are forgotten.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(300);
+
+/// An opened data directory: the document store and the sled database holding every other
+/// record (accounts, sessions, audit log).
+pub struct Data {
+    /// Documents (tests may wrap it to inject faults).
+    pub store: Arc<dyn Store>,
+    /// The database the store lives in.
+    pub db: sled::Db,
+}
 
 /// How long shutdown waits for connections and rooms to finish before flushing anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -40,34 +58,159 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate().context("invalid configuration")?;
-    let store = open_store(&config).await?;
-    run_with_store(listener, config, store, shutdown).await
+    let data = open_store(&config).await?;
+    run_with_store(listener, config, data, shutdown).await
 }
 
 /// Opens the sled store of `config.data_dir`, creating the directory if needed.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let store_dir = config.data_dir.join("store");
+pub async fn open_store(config: &Config) -> anyhow::Result<Data> {
+    let data_dir = config.data_dir.clone();
     let sync_mode = config.durability.into();
-    let store = tokio::task::spawn_blocking(move || SledStore::open(&store_dir, sync_mode))
+    let store = tokio::task::spawn_blocking(move || open_sled(&data_dir, sync_mode))
         .await
-        .context("store open task failed")?
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-    Ok(Arc::new(store))
+        .context("store open task failed")??;
+    let db = store.db().clone();
+    Ok(Data {
+        store: Arc::new(store),
+        db,
+    })
 }
 
-/// Serves `listener` over `store` (which tests may wrap to inject faults) until `shutdown`.
+/// Opens (creating it if needed) the sled store in `data_dir`, blocking. A data directory in
+/// use by a running server is reported as such.
+pub fn open_sled(
+    data_dir: &std::path::Path,
+    sync_mode: crate::store::SyncMode,
+) -> anyhow::Result<SledStore> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    SledStore::open(&data_dir.join("store"), sync_mode).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("lock") || text.contains("temporarily unavailable") {
+            anyhow::anyhow!(
+                "the data directory {} is in use by another process (a running server?); stop it first",
+                data_dir.display()
+            )
+        } else {
+            anyhow::anyhow!("cannot open the store in {}: {text}", data_dir.display())
+        }
+    })
+}
+
+/// The first secretariat account, created on first start.
+pub struct FirstAccount {
+    pub email: String,
+    /// Set when the password was generated (to be shown once).
+    pub generated_password: Option<String>,
+}
+
+/// A random password of 20 letters and digits (~119 bits).
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Creates the first secretariat account when there is no account at all.
+pub async fn ensure_first_account(
+    auth: &Auth,
+    config: &Config,
+) -> anyhow::Result<Option<FirstAccount>> {
+    if auth.accounts.n_users() > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(password) => (password.0.clone(), false),
+        None => (generate_password(), true),
+    };
+    let hash = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || auth::password::hash_blocking(&password))
+            .await
+            .context("hashing task failed")?
+    };
+    let email = auth::accounts::normalise_email(&config.admin_email);
+    let user = auth
+        .accounts
+        .create_user(auth::accounts::NewUser {
+            email: email.clone(),
+            name: "Secretariat".into(),
+            organisation: None,
+            country: None,
+            role: Role::Secretariat,
+            password_hash: hash,
+        })
+        .context("cannot create the first secretariat account")?;
+    auth.record(
+        Actor::server(),
+        "user.created",
+        Some(format!("user:{}", user.id)),
+        serde_json::json!({ "email": email, "role": "secretariat", "first_account": true }),
+    );
+    Ok(Some(FirstAccount {
+        email,
+        generated_password: generated.then_some(password),
+    }))
+}
+
+/// Serves `listener` over `data` (whose store tests may wrap to inject faults) until
+/// `shutdown`.
 pub async fn run_with_store(
     listener: TcpListener,
     config: Config,
-    store: Arc<dyn Store>,
+    data: Data,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate().context("invalid configuration")?;
+    let Data { store, db } = data;
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let rooms = Rooms::new(
+    let flusher = Flusher::start(store.clone(), &tracker);
+    let auth = Arc::new(Auth {
+        accounts: Accounts::open(&db).context("cannot open the account records")?,
+        audit: AuditLog::open(&db).context("cannot open the audit log")?,
+        hasher: PasswordHasher::new(config.password_hash_concurrency, config.password_hash_queue),
+        limits: RateLimits::default(),
+        live: Default::default(),
+        settings: AuthSettings {
+            session_idle: Duration::from_secs(config.session_idle_hours * 3600),
+            session_absolute: Duration::from_secs(config.session_days * 86_400),
+            invitation_ttl: Duration::from_secs(config.invitation_days * 86_400),
+        },
+        admin_lock: tokio::sync::Mutex::new(()),
+    });
+    let base_url = config.public_origin().unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        )
+    });
+    if let Some(first) = ensure_first_account(&auth, &config).await? {
+        flusher
+            .flush()
+            .await
+            .context("cannot store the first account")?;
+        // Printed on standard output, once: this is how the operator learns how to log in.
+        // Written without `println!`, which panics when nobody reads standard output.
+        let message = match first.generated_password {
+            Some(password) => format!(
+                "First secretariat account created. Log in at {base_url}/ as {} with the password {password} (shown only this once; change it after logging in).",
+                first.email
+            ),
+            None => format!(
+                "First secretariat account created. Log in at {base_url}/ as {} with the password from MANIFESTO_ADMIN_PASSWORD.",
+                first.email
+            ),
+        };
+        print_line(&message);
+    }
+    let rooms = Rooms::with_flusher(
         RoomsConfig {
             outbound_queue_frames: config.outbound_queue_frames,
             room_idle: config.room_idle(),
@@ -75,6 +218,7 @@ pub async fn run_with_store(
             compact_after_bytes: config.compact_after_bytes,
         },
         store.clone(),
+        flusher.clone(),
         tracker.clone(),
         token.clone(),
     );
@@ -88,10 +232,24 @@ pub async fn run_with_store(
     });
     let app = http::router(AppState {
         sockets: sockets.clone(),
+        auth: auth.clone(),
+        web: Arc::new(WebSettings {
+            public_origin: config.public_origin(),
+            secure_cookies: config.secure_cookies(),
+            trust_forwarded_for: config.trust_forwarded_for,
+        }),
+        flusher,
+        openapi: Default::default(),
     });
+    tracker.spawn(housekeeping(auth.clone(), token.clone()));
+    drop(auth);
 
     let serve_token = token.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         tokio::select! {
             _ = shutdown => serve_token.cancel(),
             _ = serve_token.cancelled() => {}
@@ -116,4 +274,30 @@ pub async fn run_with_store(
     drop(store);
     served.context("server failed")?;
     Ok(())
+}
+
+/// Writes a line to standard output, ignoring a closed pipe.
+fn print_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Forgets expired sessions and idle rate-limit keys now and then, until shutdown.
+async fn housekeeping(auth: Arc<Auth>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        auth.limits.prune();
+        let idle = auth.settings.session_idle.as_secs() as i64;
+        match auth.accounts.purge_expired_sessions(idle) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n_sessions = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+        }
+    }
 }

@@ -230,6 +230,18 @@ impl Rooms {
         shutdown: CancellationToken,
     ) -> Rooms {
         let flusher = Flusher::start(store.clone(), &tracker);
+        Rooms::with_flusher(config, store, flusher, tracker, shutdown)
+    }
+
+    /// A registry over `store` whose flushes go through `flusher` (shared with the other
+    /// records, so that one flush covers both).
+    pub(crate) fn with_flusher(
+        config: RoomsConfig,
+        store: Arc<dyn Store>,
+        flusher: Flusher,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Rooms {
         Rooms {
             inner: Arc::new(RoomsInner {
                 config,

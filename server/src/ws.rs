@@ -11,10 +11,15 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use manifesto_protocol::{decode_frame, CloseCode, FrameLimits};
+use manifesto_protocol::yrs::sync::AwarenessUpdate;
+use manifesto_protocol::{
+    decode_frame, encode_auth_denied, CloseCode, FrameLimits, InboundMessage,
+};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::live::ConnCredential;
+use crate::auth::Auth;
 use crate::rooms::{Broadcast, CloseReason, ConnId, Member, Rooms};
 
 /// Direct (non-broadcast) frames queued for one connection before it is closed as too slow.
@@ -45,13 +50,33 @@ pub struct SocketContext {
     pub n_connections: AtomicUsize,
 }
 
+/// Who a connection belongs to and what it may do, decided at the upgrade.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The account.
+    pub user_id: u64,
+    /// The account's display name: what other people see in this connection's awareness.
+    pub name: String,
+    /// The session or token it authenticated with.
+    pub credential: ConnCredential,
+    /// Whether its updates are applied; a read-only connection's are dropped.
+    pub can_write: bool,
+}
+
 /// Runs one upgraded connection on document `document` until it closes.
-pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<SocketContext>) {
+pub async fn serve_socket(
+    socket: WebSocket,
+    document: String,
+    identity: Identity,
+    context: Arc<SocketContext>,
+    auth: Arc<Auth>,
+) {
     context.n_connections.fetch_add(1, Ordering::Relaxed);
-    let stream = serve_member(socket, document, &context).await;
+    let stream = serve_member(socket, document, identity, &context, &auth).await;
     context.n_connections.fetch_sub(1, Ordering::Relaxed);
     // Nothing shared is held while waiting for the peer: shutdown does not wait for this.
     drop(context);
+    drop(auth);
     // Wait for the peer's close frame (or its end) before the socket is dropped: dropping it
     // with unread bytes makes the kernel reset the connection, and the peer may then lose the
     // close frame and its code.
@@ -72,16 +97,42 @@ pub async fn serve_socket(socket: WebSocket, document: String, context: Arc<Sock
 async fn serve_member(
     socket: WebSocket,
     document: String,
+    identity: Identity,
     context: &Arc<SocketContext>,
+    auth: &Auth,
 ) -> Option<SplitStream<WebSocket>> {
     let conn = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
     let (close_tx, close_rx) = watch::channel(None::<CloseReason>);
     // Subscribed before anything can set a reason, so the read loop never misses it.
     let close_tx = Arc::new(close_tx);
+    // Registered before joining: a logout from now on closes this connection.
+    auth.live.register(
+        conn,
+        identity.user_id,
+        identity.credential,
+        close_tx.clone(),
+    );
+    let stream = serve_registered(
+        socket, document, identity, context, conn, close_tx, close_rx,
+    )
+    .await;
+    auth.live.unregister(conn);
+    stream
+}
+
+async fn serve_registered(
+    socket: WebSocket,
+    document: String,
+    identity: Identity,
+    context: &Arc<SocketContext>,
+    conn: ConnId,
+    close_tx: Arc<watch::Sender<Option<CloseReason>>>,
+    close_rx: watch::Receiver<Option<CloseReason>>,
+) -> Option<SplitStream<WebSocket>> {
     let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE_FRAMES);
     let member = Member {
         conn,
-        direct: direct_tx,
+        direct: direct_tx.clone(),
         close: close_tx.clone(),
     };
     let (mut sink, mut stream) = socket.split();
@@ -109,7 +160,21 @@ async fn serve_member(
         conn,
         context.clone(),
     ));
-    read_loop(&mut stream, &joined.room, &close_tx, close_rx, context).await;
+    let mut guard = MessageGuard {
+        identity,
+        own_awareness_id: None,
+        told_read_only: false,
+        direct: direct_tx,
+    };
+    read_loop(
+        &mut stream,
+        &joined.room,
+        &mut guard,
+        &close_tx,
+        close_rx,
+        context,
+    )
+    .await;
     joined.room.leave().await;
     // The writer stops once the close reason is set (the read loop always sets one) or the
     // socket fails; it sends the close frame.
@@ -142,9 +207,109 @@ fn set_close(close: &watch::Sender<Option<CloseReason>>, reason: CloseReason) {
     });
 }
 
+/// Applies the connection's rights to its messages before the room sees them.
+struct MessageGuard {
+    identity: Identity,
+    /// The awareness client id this connection publishes: the first one it sent.
+    own_awareness_id: Option<manifesto_protocol::yrs::block::ClientID>,
+    /// Whether `[2, 0, "read-only"]` has been sent (once per connection is enough).
+    told_read_only: bool,
+    /// This connection's direct queue.
+    direct: mpsc::Sender<Bytes>,
+}
+
+impl MessageGuard {
+    /// Drops what the connection may not do, rewrites awareness names; an error closes it.
+    fn filter(
+        &mut self,
+        messages: Vec<InboundMessage>,
+    ) -> Result<Vec<InboundMessage>, CloseReason> {
+        let mut allowed = Vec::with_capacity(messages.len());
+        for message in messages {
+            match message {
+                InboundMessage::SyncStep2(update) | InboundMessage::Update(update)
+                    if !self.identity.can_write =>
+                {
+                    // Tell a vanilla client once, and only when it tried to change something
+                    // (its answer to our SyncStep1 is often empty).
+                    if !self.told_read_only && update_is_not_empty(&update) {
+                        self.told_read_only = true;
+                        let _ = self
+                            .direct
+                            .try_send(Bytes::from(encode_auth_denied("read-only")));
+                    }
+                }
+                InboundMessage::Awareness(update) => {
+                    allowed.push(InboundMessage::Awareness(self.own_awareness(update)?));
+                }
+                other => allowed.push(other),
+            }
+        }
+        Ok(allowed)
+    }
+
+    /// Checks that an awareness update describes this connection's own client id only, and
+    /// sets the name other people see to the account's.
+    fn own_awareness(
+        &mut self,
+        mut update: AwarenessUpdate,
+    ) -> Result<AwarenessUpdate, CloseReason> {
+        for (id, entry) in update.clients.iter_mut() {
+            match self.own_awareness_id {
+                None => self.own_awareness_id = Some(*id),
+                Some(own) if own == *id => {}
+                Some(_) => {
+                    return Err(CloseReason::new(
+                        CloseCode::PolicyViolation,
+                        "awareness may only describe this connection's own client id",
+                    ))
+                }
+            }
+            entry.json = named_awareness_state(&entry.json, &self.identity)?.into();
+        }
+        Ok(update)
+    }
+}
+
+fn update_is_not_empty(update: &manifesto_protocol::yrs::Update) -> bool {
+    use manifesto_protocol::yrs::updates::encoder::Encode;
+    // An update with nothing in it encodes as two zero counts.
+    update.encode_v1().len() > 2
+}
+
+/// `state` (an awareness state as JSON) with `user.name` and `user.id` set from the account.
+/// `null` (the client left) stays as it is; anything but an object is refused.
+fn named_awareness_state(state: &str, identity: &Identity) -> Result<String, CloseReason> {
+    let refused = || {
+        CloseReason::new(
+            CloseCode::PolicyViolation,
+            "awareness state must be a JSON object or null",
+        )
+    };
+    let mut value: serde_json::Value = serde_json::from_str(state).map_err(|_| refused())?;
+    match &mut value {
+        serde_json::Value::Null => return Ok(state.to_owned()),
+        serde_json::Value::Object(fields) => {
+            let user = fields
+                .entry("user")
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if !user.is_object() {
+                *user = serde_json::Value::Object(Default::default());
+            }
+            if let serde_json::Value::Object(user) = user {
+                user.insert("name".into(), identity.name.clone().into());
+                user.insert("id".into(), identity.user_id.into());
+            }
+        }
+        _ => return Err(refused()),
+    }
+    Ok(value.to_string())
+}
+
 async fn read_loop(
     stream: &mut SplitStream<WebSocket>,
     room: &crate::rooms::RoomSender,
+    guard: &mut MessageGuard,
     close: &watch::Sender<Option<CloseReason>>,
     mut close_rx: watch::Receiver<Option<CloseReason>>,
     context: &SocketContext,
@@ -166,7 +331,11 @@ async fn read_loop(
             // The client went away without a close frame, or after one: nothing left to say.
             Ok(None) => CloseReason::new(CloseCode::GoingAway, "client closed"),
             Ok(Some(Err(e))) => read_error_reason(e, &context.limits),
-            Ok(Some(Ok(Message::Binary(frame)))) => match decode_frame(&frame, &context.limits) {
+            Ok(Some(Ok(Message::Binary(frame)))) => match decode_frame(&frame, &context.limits)
+                .map_err(|e| CloseReason::new(e.close_code(), e.to_string()))
+                .and_then(|messages| guard.filter(messages))
+            {
+                Ok(messages) if messages.is_empty() => continue,
                 Ok(messages) => {
                     if room.send(messages).await.is_err() {
                         document_stopped()
@@ -174,7 +343,7 @@ async fn read_loop(
                         continue;
                     }
                 }
-                Err(e) => CloseReason::new(e.close_code(), e.to_string()),
+                Err(reason) => reason,
             },
             Ok(Some(Ok(Message::Text(_)))) => CloseReason::new(
                 CloseCode::UnsupportedData,

@@ -13,6 +13,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use manifesto_protocol::yrs;
+use manifesto_server::auth::accounts::NewUser;
+use manifesto_server::auth::password::hash_blocking;
+use manifesto_server::auth::{Accounts, Role};
 use manifesto_server::config::{Config, Durability};
 use manifesto_server::room::Room;
 use manifesto_server::store::{SledStore, Store, StoreError, StoredDocument, SyncMode};
@@ -30,13 +33,62 @@ use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Transact, TransactionMut, Update};
 
+/// Email of the secretariat account every [`TestServer`] starts with.
+pub const ADMIN_EMAIL: &str = "secretariat@example.org";
+
 /// How long a test waits for something that should take milliseconds.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// An account made by a test, with its password and a personal API token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: u64,
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    /// A personal API token (`?token=` on the WebSocket, `Authorization: Bearer` over HTTP).
+    pub token: String,
+}
+
+/// The password of every account tests make with [`TestServer::add_user`].
+pub const TEST_PASSWORD: &str = "a sovereign and solidary future";
+
+/// Creates an account with `role` and an API token in `db`, through the server's own account
+/// records (as `manifesto user add` does).
+pub fn add_user(db: &sled::Db, email: &str, role: Role) -> anyhow::Result<TestUser> {
+    let accounts = Accounts::open(db)?;
+    let user = accounts.create_user(NewUser {
+        email: email.into(),
+        name: format!(
+            "{} {}",
+            role.as_str(),
+            email.split('@').next().unwrap_or("")
+        ),
+        organisation: None,
+        country: None,
+        role,
+        password_hash: hash_blocking(TEST_PASSWORD),
+    })?;
+    let (token, _) = accounts.create_token(user.id, "tests")?;
+    accounts.flush()?;
+    Ok(TestUser {
+        id: user.id,
+        email: user.email,
+        password: TEST_PASSWORD.into(),
+        role,
+        token,
+    })
+}
 
 /// The real server, running in this process.
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The secretariat account every test server starts with; [`TestServer::ws_url`] uses its
+    /// token.
+    pub admin: TestUser,
+    /// The server's database, for tests that create accounts or look at records.
+    pub db: sled::Db,
     /// Its data directory.
     pub data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -76,30 +128,66 @@ impl TestServer {
         // proves nothing more in-process. The crash test uses the binary's default.
         config.durability = Durability::ProcessCrash;
         adjust(&mut config);
-        let store = manifesto_server::open_store(&config)
+        let mut data = manifesto_server::open_store(&config)
             .await
             .expect("open the store");
-        let store = wrap(store);
+        data.store = wrap(data.store);
+        let db = data.db.clone();
+        let admin = match Accounts::open(&db)
+            .expect("accounts")
+            .user_by_email(ADMIN_EMAIL)
+        {
+            // A restart on the same data: make a new token for the existing account.
+            Ok(user) => {
+                let accounts = Accounts::open(&db).expect("accounts");
+                let (token, _) = accounts.create_token(user.id, "tests").expect("token");
+                TestUser {
+                    id: user.id,
+                    email: user.email,
+                    password: TEST_PASSWORD.into(),
+                    role: Role::Secretariat,
+                    token,
+                }
+            }
+            Err(_) => add_user(&db, ADMIN_EMAIL, Role::Secretariat).expect("first account"),
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(manifesto_server::run_with_store(
             listener,
             config,
-            store,
+            data,
             async move {
                 let _ = stopped.await;
             },
         ));
         TestServer {
             addr,
+            admin,
+            db,
             data_dir: data_dir.to_path_buf(),
             stop: Some(stop),
             task: Some(task),
         }
     }
 
-    /// The WebSocket URL of document `document`.
+    /// The WebSocket URL of document `document`, authenticated as the secretariat account.
     pub fn ws_url(&self, document: &str) -> String {
+        self.ws_url_with_token(document, &self.admin.token)
+    }
+
+    /// The WebSocket URL of document `document` with API token `token`.
+    pub fn ws_url_with_token(&self, document: &str, token: &str) -> String {
+        format!("ws://{}/ws/{document}?token={token}", self.addr)
+    }
+
+    /// The WebSocket URL of document `document` without any credential.
+    pub fn ws_url_anonymous(&self, document: &str) -> String {
         format!("ws://{}/ws/{document}", self.addr)
+    }
+
+    /// Creates an account with `role` (password [`TEST_PASSWORD`]) and an API token.
+    pub fn add_user(&self, email: &str, role: Role) -> TestUser {
+        add_user(&self.db, email, role).expect("create a test account")
     }
 
     /// The HTTP URL of `path`.
@@ -245,6 +333,68 @@ pub struct ServerProcess {
     child: std::process::Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// A secretariat API token, made with the operator commands before the first start and
+    /// kept in the data directory's parent for restarts.
+    pub token: String,
+}
+
+/// Runs `manifesto ARGS` with `stdin` as standard input; returns standard output.
+pub fn run_manifesto(args: &[&str], data_dir: &Path, stdin: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(manifesto_binary())
+        .args(args)
+        .arg("--data")
+        .arg(data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("spawn manifesto")?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(stdin.as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "manifesto {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// A secretariat token for the binary's data directory `data_dir`: created with `manifesto
+/// user add` and `manifesto token create` the first time, then read back.
+fn process_token(data_dir: &Path) -> anyhow::Result<String> {
+    let saved = data_dir.join("test-token");
+    if let Ok(token) = std::fs::read_to_string(&saved) {
+        return Ok(token);
+    }
+    run_manifesto(
+        &[
+            "user",
+            "add",
+            "--email",
+            ADMIN_EMAIL,
+            "--role",
+            "secretariat",
+            "--name",
+            "Tests",
+        ],
+        data_dir,
+        &format!("{TEST_PASSWORD}\n"),
+    )?;
+    let token = run_manifesto(
+        &["token", "create", "--email", ADMIN_EMAIL, "--name", "tests"],
+        data_dir,
+        "",
+    )?
+    .trim()
+    .to_owned();
+    std::fs::write(&saved, &token)?;
+    Ok(token)
 }
 
 impl ServerProcess {
@@ -252,6 +402,7 @@ impl ServerProcess {
     /// waits for its "listening" line.
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> anyhow::Result<ServerProcess> {
         use std::io::BufRead;
+        let token = process_token(data_dir)?;
         let mut child = std::process::Command::new(manifesto_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data_dir)
@@ -263,21 +414,28 @@ impl ServerProcess {
             .context("spawn manifesto")?;
         let stdout = child.stdout.take().context("stdout")?;
         let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .context("read listening line")?;
+        let mut stdout = std::io::BufReader::new(stdout);
+        stdout.read_line(&mut line).context("read listening line")?;
         let addr = line
             .trim()
             .strip_prefix("manifesto listening on http://")
             .with_context(|| format!("unexpected first line {line:?}"))?
             .parse()
             .context("parse address")?;
-        Ok(ServerProcess { child, addr })
+        // The rest of standard output is not read; keep the pipe drained so that the server
+        // never blocks writing to it.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while stdout.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        });
+        Ok(ServerProcess { child, addr, token })
     }
 
-    /// The WebSocket URL of `document`.
+    /// The WebSocket URL of `document`, with the secretariat token.
     pub fn ws_url(&self, document: &str) -> String {
-        format!("ws://{}/ws/{document}", self.addr)
+        format!("ws://{}/ws/{document}?token={}", self.addr, self.token)
     }
 
     /// Kills the process with SIGKILL and reaps it.

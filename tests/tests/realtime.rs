@@ -6,6 +6,7 @@ use std::time::Duration;
 use manifesto_protocol::yrs::sync::{Message, SyncMessage};
 use manifesto_protocol::yrs::{self, Doc, GetString, Transact, XmlFragment};
 use manifesto_protocol::CloseCode;
+use manifesto_server::auth::Role;
 use manifesto_tests::{stored_document, text_of, TestClient, TestServer};
 
 fn tempdir() -> tempfile::TempDir {
@@ -136,25 +137,36 @@ async fn xml_fragment_converges_and_is_stored() {
 async fn awareness_reaches_everyone_and_is_removed_on_disconnect() {
     let dir = tempdir();
     let server = TestServer::start(dir.path()).await;
+    let alice_account = server.add_user("alice@example.org", Role::Delegate);
     let url = server.ws_url("presence");
-    let mut alice = TestClient::connect(&url).await.expect("alice connects");
+    let mut alice =
+        TestClient::connect(&server.ws_url_with_token("presence", &alice_account.token))
+            .await
+            .expect("alice connects");
     let mut bob = TestClient::connect(&url).await.expect("bob connects");
+    // The name other people see is the account's, whatever the client claims.
+    let shown = r#""name":"delegate alice""#;
     alice
-        .set_awareness(1001, 1, r#"{"user":{"name":"Alice"}}"#)
+        .set_awareness(
+            1001,
+            1,
+            r#"{"user":{"name":"The Secretary-General"},"cursor":null}"#,
+        )
         .await
         .expect("publish");
     bob.wait_until(|c| {
         c.awareness
             .get(&1001)
-            .is_some_and(|(_, s)| s.contains("Alice"))
+            .is_some_and(|(_, s)| s.contains(shown) && s.contains(r#""cursor":null"#))
     })
     .await
-    .expect("bob sees alice's presence");
+    .expect("bob sees alice's presence under her account's name");
+    assert!(!bob.awareness[&1001].1.contains("Secretary-General"));
     alice
         .wait_until(|c| {
             c.awareness
                 .get(&1001)
-                .is_some_and(|(_, s)| s.contains("Alice"))
+                .is_some_and(|(_, s)| s.contains(shown))
         })
         .await
         .expect("the sender gets its own awareness back");
@@ -414,9 +426,9 @@ async fn silent_connection_is_closed_and_pinged_one_is_kept() {
         .await
         .expect("connect");
     let request = format!(
-        "GET /ws/idle HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET /ws/idle?token={} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr
+        server.admin.token, server.addr
     );
     silent
         .write_all(request.as_bytes())
