@@ -113,6 +113,9 @@ pub enum ApiError {
     /// Something failed inside the server (details are in its log).
     #[error("internal error")]
     Internal,
+    /// A plain HTTP request on the WebSocket route.
+    #[error("this route only accepts WebSocket upgrades")]
+    UpgradeRequired,
 }
 
 /// The JSON body of every error.
@@ -154,6 +157,7 @@ impl ApiError {
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Busy(_) => "busy",
             ApiError::Internal => "internal",
+            ApiError::UpgradeRequired => "upgrade_required",
         }
     }
 
@@ -182,6 +186,7 @@ impl ApiError {
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
         }
     }
 
@@ -460,6 +465,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Path parameters, with errors as [`ApiError`]s.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|e| ApiError::InvalidField(format!("invalid path: {}", e.body_text())))
+    }
+}
+
+/// Query parameters, with errors as [`ApiError`]s.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|e| ApiError::InvalidField(format!("invalid query: {}", e.body_text())))
+    }
+}
+
 fn has_content_type(headers: &HeaderMap, expected: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -520,6 +552,8 @@ struct ApiDoc;
 pub fn router(state: AppState) -> axum::Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(index))
+        .routes(routes!(login_page))
+        .routes(routes!(invite_page))
         .routes(routes!(healthz))
         .routes(routes!(openapi_json))
         .routes(routes!(upgrade_document_socket))
@@ -539,10 +573,28 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// The home page.
+/// A page with the shared stylesheet inlined.
+fn page(html: &'static str) -> String {
+    html.replace("/*STYLE*/", include_str!("pages/style.css"))
+}
+
+/// The home page: who is logged in, log in or out. (The browser app replaces these pages.)
 #[utoipa::path(get, path = "/", tag = "live", responses((status = 200, description = "Home page", content_type = "text/html")))]
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
+async fn index() -> Html<String> {
+    Html(page(include_str!("pages/index.html")))
+}
+
+/// The login form; it posts to `POST /api/session`.
+#[utoipa::path(get, path = "/login", tag = "session", responses((status = 200, description = "Login page", content_type = "text/html")))]
+async fn login_page() -> Html<String> {
+    Html(page(include_str!("pages/login.html")))
+}
+
+/// Where an invitation link leads (`/invite#SECRET`): shows the invitation and lets the
+/// invitee choose a password.
+#[utoipa::path(get, path = "/invite", tag = "members", responses((status = 200, description = "Invitation page", content_type = "text/html")))]
+async fn invite_page() -> Html<String> {
+    Html(page(include_str!("pages/invite.html")))
 }
 
 /// The body of `GET /healthz`.
@@ -594,18 +646,20 @@ struct SocketQuery {
         (status = 400, body = ErrorBody, description = "Invalid document name"),
         (status = 401, body = ErrorBody, description = "Not authenticated"),
         (status = 403, body = ErrorBody, description = "Foreign or missing Origin"),
+        (status = 426, body = ErrorBody, description = "Not a WebSocket upgrade"),
     )
 )]
 async fn upgrade_document_socket(
     State(state): State<AppState>,
-    Path(document): Path<String>,
-    Query(query): Query<SocketQuery>,
+    ApiPath(document): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SocketQuery>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     if !is_valid_document_name(&document) {
         return Err(ApiError::InvalidDocumentName);
     }
+    let upgrade = upgrade.map_err(|_| ApiError::UpgradeRequired)?;
     // Cross-site WebSocket hijacking: a browser always sends `Origin`, and a page on another
     // site would carry this site's cookie. Non-browser clients send none and use a token.
     let origin = state.web.origin_matches(&headers);
@@ -630,6 +684,10 @@ async fn upgrade_document_socket(
             Credential::Token(token) => ConnCredential::Token(token.id),
         },
         can_write: principal.user.role.can_edit(),
+        expires_at: match &principal.credential {
+            Credential::Session(session) => Some(session.expires_at),
+            Credential::Token(_) => None,
+        },
     };
     let limits = &state.sockets.limits;
     let context = state.sockets.clone();

@@ -61,6 +61,8 @@ pub struct Identity {
     pub credential: ConnCredential,
     /// Whether its updates are applied; a read-only connection's are dropped.
     pub can_write: bool,
+    /// When its session ends (unix seconds), for a connection opened with a session.
+    pub expires_at: Option<i64>,
 }
 
 /// Runs one upgraded connection on document `document` until it closes.
@@ -112,11 +114,26 @@ async fn serve_member(
         identity.credential,
         close_tx.clone(),
     );
+    // A session's absolute expiry ends its connections too.
+    let expiry = identity.expires_at.map(|expires_at| {
+        let close = close_tx.clone();
+        let left = u64::try_from(expires_at - crate::auth::now()).unwrap_or(0);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(left)).await;
+            set_close(
+                &close,
+                CloseReason::new(CloseCode::SessionEnded, "session expired; log in again"),
+            );
+        })
+    });
     let stream = serve_registered(
         socket, document, identity, context, conn, close_tx, close_rx,
     )
     .await;
     auth.live.unregister(conn);
+    if let Some(expiry) = expiry {
+        expiry.abort();
+    }
     stream
 }
 

@@ -1,6 +1,6 @@
 //! Your own account: log in and out, sessions, password, API tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{self, HeaderMap};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use super::{optional_text, timestamp, MemberView, SessionView};
 use crate::auth::accounts::normalise_email;
 use crate::auth::password::{check_policy, MAX_PASSWORD_CHARS};
 use crate::auth::{AccountError, Actor, ApiToken, Credential, Principal, Session, User};
-use crate::http::{ApiError, ApiJson, AppState, ClientAddress, ErrorBody};
+use crate::http::{ApiError, ApiJson, ApiPath, AppState, ClientAddress, ErrorBody};
 
 /// Email and password.
 #[derive(Deserialize, ToSchema)]
@@ -244,7 +244,7 @@ pub async fn end_session(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     principal: Principal,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<StatusCode, ApiError> {
     if !state.auth.accounts.delete_session(principal.user.id, id)? {
         return Err(ApiError::NotFound);
@@ -436,7 +436,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     principal: Principal,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<StatusCode, ApiError> {
     state.auth.accounts.delete_token(principal.user.id, id)?;
     state.auth.live.close_token(id);

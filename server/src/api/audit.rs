@@ -1,11 +1,11 @@
 //! The audit log, for the secretariat.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 
 use crate::auth::audit::AuditEntry;
-use crate::http::{ApiError, AppState, ErrorBody, Secretariat};
+use crate::http::{ApiError, ApiQuery, AppState, ErrorBody, Secretariat};
 
 /// A page of the log.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -27,7 +27,7 @@ pub struct AuditPage {
 pub async fn list_audit(
     State(state): State<AppState>,
     _secretariat: Secretariat,
-    Query(page): Query<AuditPage>,
+    ApiQuery(page): ApiQuery<AuditPage>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     state

@@ -1,6 +1,6 @@
 //! Members and invitations: the secretariat's side, and the invitee's.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,7 +13,7 @@ use super::{optional_text, timestamp, MemberView};
 use crate::auth::accounts::{is_plausible_email, normalise_email, InvitationStatus, NewInvitation};
 use crate::auth::password::check_policy;
 use crate::auth::{now, Accounts, Actor, Invitation, Role};
-use crate::http::{ApiError, ApiJson, AppState, ClientAddress, ErrorBody, Secretariat};
+use crate::http::{ApiError, ApiJson, ApiPath, AppState, ClientAddress, ErrorBody, Secretariat};
 use manifesto_protocol::CloseCode;
 
 /// Every member.
@@ -61,7 +61,7 @@ pub async fn update_user(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     Secretariat(principal): Secretariat,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
     ApiJson(change): ApiJson<MemberChange>,
 ) -> Result<Json<MemberView>, ApiError> {
     let auth = &state.auth;
@@ -288,7 +288,7 @@ pub async fn revoke_invitation(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     Secretariat(principal): Secretariat,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
 ) -> Result<Json<InvitationView>, ApiError> {
     let invitation = state.auth.accounts.revoke_invitation(id)?;
     state.auth.record(
@@ -327,7 +327,7 @@ pub async fn resend_invitation(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     Secretariat(principal): Secretariat,
-    Path(id): Path<u64>,
+    ApiPath(id): ApiPath<u64>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ResendRequest>,
 ) -> Result<Json<IssuedInvitation>, ApiError> {
