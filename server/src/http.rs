@@ -240,7 +240,9 @@ impl From<AuthFailure> for ApiError {
 
 impl From<crate::auth::password::HasherBusy> for ApiError {
     fn from(_: crate::auth::password::HasherBusy) -> ApiError {
-        ApiError::Busy(Duration::from_secs(1))
+        // Spread the retries of a wave over a few seconds rather than all in the next one.
+        use rand::Rng;
+        ApiError::Busy(Duration::from_secs(rand::thread_rng().gen_range(1..=3)))
     }
 }
 

@@ -100,6 +100,9 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let auth = &state.auth;
     let email = normalise_email(&request.email);
+    // A place in the hashing pool first: a client told "busy" has made no attempt, and its
+    // retry does not count against the rate limits.
+    let reservation = auth.hasher.reserve()?;
     auth.limits.login_per_address.check(&address)?;
     auth.limits.login_per_account.check(&email)?;
     let user = match auth.accounts.user_by_email(&email) {
@@ -110,7 +113,7 @@ pub async fn login(
     let matched = if request.password.chars().count() > MAX_PASSWORD_CHARS {
         false
     } else {
-        auth.hasher
+        reservation
             .verify(
                 request.password,
                 user.as_ref().map(|u| u.password_hash.clone()),
@@ -290,10 +293,10 @@ pub async fn change_password(
     ApiJson(change): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let auth = &state.auth;
+    let reservation = auth.hasher.reserve()?;
     auth.limits.login_per_account.check(&principal.user.email)?;
     let matched = change.current_password.chars().count() <= MAX_PASSWORD_CHARS
-        && auth
-            .hasher
+        && reservation
             .verify(
                 change.current_password,
                 Some(principal.user.password_hash.clone()),

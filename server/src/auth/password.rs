@@ -123,36 +123,62 @@ impl PasswordHasher {
         }
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HasherBusy> {
+    /// Takes a place in the pool (a slot or the wait queue), or answers busy at once. Callers
+    /// reserve before counting an attempt against a rate limit, so that a busy answer costs a
+    /// retrying client nothing.
+    pub fn reserve(&self) -> Result<Reservation, HasherBusy> {
         let inner = &self.inner;
         if inner.in_flight.fetch_add(1, Ordering::AcqRel) >= inner.max_in_flight {
             inner.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(HasherBusy);
         }
-        struct Leave<'a>(&'a AtomicUsize);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        let _leave = Leave(&inner.in_flight);
-        let _slot = inner.slots.acquire().await.map_err(|_| HasherBusy)?;
+        Ok(Reservation {
+            inner: inner.clone(),
+        })
+    }
+
+    /// Hashes a password (which must already meet the policy).
+    pub async fn hash(&self, password: String) -> Result<String, HasherBusy> {
+        self.reserve()?.hash(password).await
+    }
+
+    /// Verifies `password` against `hash`, or against a dummy hash when there is no account,
+    /// so that both take the same time. Returns whether it matched (never for the dummy).
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, HasherBusy> {
+        self.reserve()?.verify(password, hash).await
+    }
+}
+
+/// A place in the hashing pool, released when dropped.
+pub struct Reservation {
+    inner: Arc<HasherInner>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Reservation {
+    async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HasherBusy> {
+        let _slot = self.inner.slots.acquire().await.map_err(|_| HasherBusy)?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|_| HasherBusy)
     }
 
     /// Hashes a password (which must already meet the policy).
-    pub async fn hash(&self, password: String) -> Result<String, HasherBusy> {
+    pub async fn hash(self, password: String) -> Result<String, HasherBusy> {
         self.run(move || hash_blocking(&password)).await
     }
 
-    /// Verifies `password` against `hash`, or against a dummy hash when there is no account,
-    /// so that both take the same time. Returns whether it matched (never for the dummy).
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, HasherBusy> {
+    /// Verifies `password` against `hash`, or against the dummy hash when there is no
+    /// account. Returns whether it matched (never for the dummy).
+    pub async fn verify(self, password: String, hash: Option<String>) -> Result<bool, HasherBusy> {
         let (hash, real) = match hash {
             Some(hash) => (hash, true),
             None => (self.inner.dummy_hash.clone(), false),
