@@ -7,16 +7,27 @@
 # the first y-sweet install compiles for a long time on two cores. Each scenario gets a freshly
 # started server, so memory figures do not carry over from earlier scenarios.
 #
-# Usage: bench/compare.sh [--scale full|small] [--servers ours,node,y-sweet]
+# Ours refuses anonymous WebSockets: before each of its servers starts, the script makes a
+# fresh data directory holding a delegate account (bench@example.org) and API token(s) with
+# `manifesto user add` and `manifesto token create`, and gives them to manifesto-load through
+# MANIFESTO_LOAD_TOKEN (`?token=` on every URL). The peers get no token. Each token admits a
+# burst of 2,000 upgrades, then 50/s; MANIFESTO_BENCH_TOKENS=N makes N tokens, used in turn.
+#
+# Usage: bench/compare.sh [--scale full|small|smoke] [--servers ours,node,y-sweet]
 #                         [--scenarios plenary,plenary-quiet,drafting,idle,reconnect-storm,
 #                                      cold-open,durable-throughput] [--out FILE]
-# Environment: MANIFESTO_BENCH_CACHE, MANIFESTO_TRACE, CARGO_TARGET_DIR.
+# Environment: MANIFESTO_BENCH_CACHE, MANIFESTO_TRACE, MANIFESTO_BENCH_TOKENS (2),
+#              CARGO_TARGET_DIR.
 set -euo pipefail
+unset MANIFESTO_LOAD_TOKEN # only ours gets a token, and only the one made below
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${MANIFESTO_BENCH_CACHE:-$HOME/.cache/manifesto/bench}
 TRACE=${MANIFESTO_TRACE:-/work/shared/traces/automerge-paper.json.gz}
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+# Two tokens by default: in a real plenary each delegate has their own credential, and two
+# keep the full-scale reconnect storm (3,001 upgrades in ~4 s) within each token's burst.
+N_TOKENS=${MANIFESTO_BENCH_TOKENS:-2}
 SCALE=full
 SERVERS=ours,node,y-sweet
 SCENARIOS=plenary,plenary-quiet,drafting,idle,reconnect-storm,cold-open,durable-throughput
@@ -28,7 +39,7 @@ while [ $# -gt 0 ]; do
         --servers) SERVERS=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -36,9 +47,12 @@ done
 case "$SCALE" in
     full)  CROWD=1500; DRAFT=100; WRITERS=20; PLENARY_SECS=30; DRAFT_SECS=20; HOLD=20; DURABLE_SECS=20 ;;
     small) CROWD=150;  DRAFT=30;  WRITERS=5;  PLENARY_SECS=10; DRAFT_SECS=10; HOLD=10; DURABLE_SECS=10 ;;
-    *) echo "compare.sh: --scale must be full or small" >&2; exit 2 ;;
+    # A check that every server starts and every scenario connects; its figures mean nothing.
+    smoke) CROWD=10;   DRAFT=10;  WRITERS=2;  PLENARY_SECS=3;  DRAFT_SECS=3;  HOLD=3;  DURABLE_SECS=3 ;;
+    *) echo "compare.sh: --scale must be full, small or smoke" >&2; exit 2 ;;
 esac
 
+[[ "$N_TOKENS" =~ ^[1-9][0-9]?$ ]] || { echo "compare.sh: MANIFESTO_BENCH_TOKENS must be 1-99" >&2; exit 2; }
 [ -f "$TRACE" ] || { echo "compare.sh: trace $TRACE not found; set MANIFESTO_TRACE" >&2; exit 1; }
 RESULTS="$CACHE/results/$(date +%Y%m%d-%H%M%S)-$SCALE"
 mkdir -p "$RESULTS"
@@ -80,6 +94,22 @@ fi
 
 SERVER_PID=""
 SERVER_DATA=""
+OURS_TOKENS="" # comma-separated API tokens of the current data directory of ours
+TOKEN_BURST=2000 # per token: upgrades admitted at once, then 50/s (server/src/auth/limits.rs)
+
+prepare_ours() { # data-dir log: a delegate account and N_TOKENS API tokens, server stopped
+    local data=$1 logfile=$2 password i token tokens=()
+    password="bench-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+    printf '%s\n' "$password" | "$OURS_BIN" user add --data "$data" --email bench@example.org \
+        --role delegate --name Bench >>"$logfile" 2>&1 || return 1
+    for i in $(seq 1 "$N_TOKENS"); do
+        token=$("$OURS_BIN" token create --data "$data" --email bench@example.org \
+            --name "bench-$i" 2>>"$logfile") || return 1
+        [ -n "$token" ] || return 1
+        tokens+=("$token")
+    done
+    OURS_TOKENS=$(IFS=,; echo "${tokens[*]}")
+}
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -134,7 +164,9 @@ url_template() { # name port
 
 load() { # name port json-file args...: one bounded manifesto-load run
     local name=$1 port=$2 json=$3; shift 3
-    timeout 900 "$LOAD" --url "$(url_template "$name" "$port")" --label "$name" --connect-timeout-secs 45 \
+    local auth=()
+    if [ "$name" = ours ]; then auth=(env "MANIFESTO_LOAD_TOKEN=$OURS_TOKENS"); fi
+    timeout 900 "${auth[@]}" "$LOAD" --url "$(url_template "$name" "$port")" --label "$name" --connect-timeout-secs 45 \
         --server-pid "$SERVER_PID" --trace "$TRACE" --json "$json" "$@" 2>>"$RESULTS/$name.stderr" \
         | tee -a "$LOG" || log "   $name $1 failed; see $RESULTS/$name.stderr"
 }
@@ -157,6 +189,12 @@ run_scenario() { # name scenario
     json="$RESULTS/$name-$scenario.json"
     SERVER_DATA=$(mktemp -d)
     local slog="$RESULTS/$name-$scenario.server.log"
+    if [ "$name" = ours ]; then
+        prepare_ours "$SERVER_DATA" "$slog" || { log "   ours: cannot create the bench account and token; see $slog"; return 0; }
+        if [ "$scenario" = reconnect-storm ] && [ $((2 * CROWD + 1)) -gt $((TOKEN_BURST * N_TOKENS)) ]; then
+            log "   note: reconnect-storm opens $((2 * CROWD + 1)) WebSockets within seconds on $N_TOKENS token(s) of burst $TOKEN_BURST (then 50/s each); expect HTTP 429 on reconnect (MANIFESTO_BENCH_TOKENS=$(( (2 * CROWD + TOKEN_BURST) / TOKEN_BURST )) avoids it)"
+        fi
+    fi
     start_server "$name" "$port" "$SERVER_DATA" "$slog" || return 0
     log "-- $name $scenario (pid $SERVER_PID, port $port, loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
     if [ "$scenario" = cold-open ]; then
@@ -183,6 +221,9 @@ run_scenario() { # name scenario
 log "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB"
 log "== versions: $("$LOAD" --version); node $(node --version 2>/dev/null || echo none); y-sweet 0.9.1"
 log "== scale $SCALE, results in $RESULTS"
+if [[ ",$SERVERS," == *",ours,"* ]]; then
+    log "== ours: account bench@example.org (delegate), $N_TOKENS API token(s) made with the CLI per server"
+fi
 IFS=, read -r -a server_list <<<"$SERVERS"
 IFS=, read -r -a scenario_list <<<"$SCENARIOS"
 for name in "${server_list[@]}"; do

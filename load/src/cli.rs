@@ -21,8 +21,9 @@ pub struct Cli {
 /// Options shared by every scenario.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// WebSocket URL template; `{doc}` is replaced by the document name
-    /// (ours: ws://127.0.0.1:PORT/ws/{doc}; y-sweet: ws://127.0.0.1:PORT/d/{doc}/ws/{doc}).
+    /// WebSocket URL template; `{doc}` is replaced by the document name and a query string is
+    /// kept (ours: ws://127.0.0.1:PORT/ws/{doc}, with --token; y-sweet:
+    /// ws://127.0.0.1:PORT/d/{doc}/ws/{doc}).
     #[arg(
         long,
         global = true,
@@ -30,6 +31,17 @@ pub struct CommonArgs {
         default_value = "ws://127.0.0.1:1234/ws/{doc}"
     )]
     pub url: String,
+    /// API token appended to every WebSocket URL as `?token=` (ours refuses anonymous
+    /// connections; the peers ignore the parameter). Several, comma-separated, are used in
+    /// turn: delegate `i` takes token `i % n`. Never written to reports.
+    #[arg(
+        long = "token",
+        global = true,
+        env = "MANIFESTO_LOAD_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub tokens: Vec<String>,
     /// Name of the server under test in reports (e.g. ours, node, y-sweet).
     #[arg(long, global = true, default_value = "server")]
     pub label: String,
@@ -231,6 +243,14 @@ mod tests {
         };
         assert_eq!(args.clients, Some(10));
         assert_eq!(args.writers, None);
+    }
+
+    #[test]
+    fn tokens_are_comma_separated() {
+        let cli = Cli::try_parse_from(["manifesto-load", "idle", "--token", "a,b"]).unwrap();
+        assert_eq!(cli.common.tokens, vec!["a", "b"]);
+        let cli = Cli::try_parse_from(["manifesto-load", "--token", "a", "idle"]).unwrap();
+        assert_eq!(cli.common.tokens, vec!["a"]);
     }
 
     #[test]

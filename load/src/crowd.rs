@@ -47,8 +47,10 @@ pub enum Phase {
 /// How to build a crowd.
 #[derive(Debug, Clone)]
 pub struct CrowdConfig {
-    /// One URL per document.
+    /// One URL per document, without a token.
     pub doc_urls: Vec<String>,
+    /// API tokens: delegate `i` connects with token `i % len` (none when empty).
+    pub tokens: Vec<String>,
     /// Number of delegates.
     pub n_clients: usize,
     /// One script per writer; the number of writers is its length.
@@ -341,6 +343,7 @@ async fn run_delegate(
     let Some(url) = config.doc_urls.get(doc_index) else {
         return DelegateOutcome::default();
     };
+    let url = &crate::target::connect_url(url, &config.tokens, index);
     let mut delegate = Delegate::new(client_id, &format!("delegate-{index}"));
     delegate.set_publish_awareness(config.publish_awareness);
     let (mut player, log, mut tracker) = match role {

@@ -60,6 +60,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn run_env(common: &CommonArgs) -> anyhow::Result<RunEnv> {
     let url = UrlTemplate::parse(&common.url)?;
+    for token in &common.tokens {
+        target::check_token(token)?;
+    }
     if let Some(tag) = &common.tag {
         target::check_doc_name(tag).context("--tag must be letters, digits, '-' or '_'")?;
     }
@@ -80,6 +83,7 @@ fn run_env(common: &CommonArgs) -> anyhow::Result<RunEnv> {
     );
     Ok(RunEnv {
         url,
+        tokens: common.tokens.clone(),
         label: common.label.clone(),
         server_pid: common.server_pid,
         trace_path: common.trace.clone(),

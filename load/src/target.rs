@@ -3,8 +3,11 @@
 //!
 //! Servers name their WebSocket endpoints differently (`/ws/{doc}` for ours, `/{doc}` for the
 //! y-websocket reference server, `/d/{doc}/ws/{doc}` for y-sweet), so the tool takes a
-//! template and substitutes the document name wherever `{doc}` appears. Only loopback hosts
-//! are accepted: a load test must never leave the machine. This module does no IO.
+//! template and substitutes the document name wherever `{doc}` appears; a query string in the
+//! template (`?token=…`) is kept. Servers that require authentication (ours) take an API token
+//! as a `token` query parameter, which [`with_token`] appends and [`redact`] hides in anything
+//! reported. Only loopback hosts are accepted: a load test must never leave the machine. This
+//! module does no IO.
 
 use std::net::IpAddr;
 
@@ -17,6 +20,12 @@ pub enum TargetError {
     /// The template does not start with `ws://`.
     #[error("url template must start with ws:// (got {0:?}); TLS is not needed on loopback")]
     NotWebSocket(String),
+    /// The template has a `#fragment`, which is never sent to a server.
+    #[error("url template must not contain a #fragment")]
+    Fragment,
+    /// An API token that is empty, too long or has spaces or control characters.
+    #[error("API token must be 1-512 visible characters without spaces")]
+    BadToken,
     /// The template has no `{doc}` placeholder in its path.
     #[error("url template must contain {{doc}} in its path, e.g. ws://127.0.0.1:1234/ws/{{doc}}")]
     NoPlaceholder,
@@ -59,7 +68,11 @@ impl UrlTemplate {
         if authority.contains(DOC_PLACEHOLDER) {
             return Err(TargetError::Malformed("{doc} may only appear in the path"));
         }
-        if !path.contains(DOC_PLACEHOLDER) {
+        if path.contains('#') {
+            return Err(TargetError::Fragment);
+        }
+        let path_only = path.split('?').next().unwrap_or("");
+        if !path_only.contains(DOC_PLACEHOLDER) {
             return Err(TargetError::NoPlaceholder);
         }
         let host = host_of(authority)?;
@@ -72,7 +85,8 @@ impl UrlTemplate {
         })
     }
 
-    /// The URL of document `doc`, which must be a valid document name.
+    /// The URL of document `doc`, which must be a valid document name. The template's query
+    /// string, if any, is kept as it is.
     pub fn url_for(&self, doc: &str) -> Result<String, TargetError> {
         check_doc_name(doc)?;
         Ok(self.template.replace(DOC_PLACEHOLDER, doc))
@@ -83,10 +97,70 @@ impl UrlTemplate {
         &self.authority
     }
 
-    /// The template as given.
+    /// The template as given; it may hold a token, so report [`UrlTemplate::redacted`].
     pub fn as_str(&self) -> &str {
         &self.template
     }
+
+    /// The template with the value of any `token` query parameter hidden, for reports.
+    pub fn redacted(&self) -> String {
+        redact(&self.template)
+    }
+}
+
+/// Checks an API token given on the command line.
+pub fn check_token(token: &str) -> Result<(), TargetError> {
+    let ok = !token.is_empty()
+        && token.len() <= 512
+        && token.chars().all(|c| c.is_ascii_graphic() || !c.is_ascii());
+    if ok {
+        Ok(())
+    } else {
+        Err(TargetError::BadToken)
+    }
+}
+
+/// `url` with the query parameter `token=<token>` appended (percent-encoded), after `?` or,
+/// when `url` already has a query string, after `&`.
+pub fn with_token(url: &str, token: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let mut out = String::with_capacity(url.len() + token.len() + 7);
+    out.push_str(url);
+    out.push(separator);
+    out.push_str("token=");
+    for byte in token.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The URL connection number `index` opens: `url` with token `index % tokens.len()`
+/// appended, or `url` itself when there are no tokens.
+pub fn connect_url(url: &str, tokens: &[String], index: usize) -> String {
+    match tokens.get(index % tokens.len().max(1)) {
+        Some(token) => with_token(url, token),
+        None => url.to_owned(),
+    }
+}
+
+/// `url` with the value of every `token` query parameter replaced by `REDACTED`, so that
+/// results, logs and error messages never carry a secret.
+pub fn redact(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("token", _)) => "token=REDACTED".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 /// Accepts names that every peer server takes as-is in a URL path (y-sweet allows only
@@ -139,6 +213,48 @@ mod tests {
             "ws://127.0.0.1:8080/d/plenary-1/ws/plenary-1"
         );
         assert_eq!(t.authority(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn keeps_the_query_string() {
+        let t = UrlTemplate::parse("ws://127.0.0.1:8080/ws/{doc}?token=mfst_a-b_C").unwrap();
+        assert_eq!(
+            t.url_for("plenary-1").unwrap(),
+            "ws://127.0.0.1:8080/ws/plenary-1?token=mfst_a-b_C"
+        );
+        assert_eq!(t.redacted(), "ws://127.0.0.1:8080/ws/{doc}?token=REDACTED");
+        // `{doc}` in the query only is not a document path.
+        assert_eq!(
+            UrlTemplate::parse("ws://127.0.0.1:1/ws?doc={doc}"),
+            Err(TargetError::NoPlaceholder)
+        );
+        assert_eq!(
+            UrlTemplate::parse("ws://127.0.0.1:1/ws/{doc}#x"),
+            Err(TargetError::Fragment)
+        );
+    }
+
+    #[test]
+    fn appends_and_redacts_tokens() {
+        assert_eq!(
+            with_token("ws://127.0.0.1:1/ws/a", "mfst_AZaz09-_"),
+            "ws://127.0.0.1:1/ws/a?token=mfst_AZaz09-_"
+        );
+        assert_eq!(
+            with_token("ws://127.0.0.1:1/ws/a?x=1", "a+b/c="),
+            "ws://127.0.0.1:1/ws/a?x=1&token=a%2Bb%2Fc%3D"
+        );
+        assert_eq!(
+            redact("ws://127.0.0.1:1/d/a/ws/a?x=1&token=secret&y=token"),
+            "ws://127.0.0.1:1/d/a/ws/a?x=1&token=REDACTED&y=token"
+        );
+        assert_eq!(redact("ws://127.0.0.1:1/ws/a"), "ws://127.0.0.1:1/ws/a");
+        let tokens = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(connect_url("ws://h/x", &tokens, 3), "ws://h/x?token=b");
+        assert_eq!(connect_url("ws://h/x", &[], 3), "ws://h/x");
+        assert!(check_token("mfst_abc").is_ok());
+        assert_eq!(check_token(""), Err(TargetError::BadToken));
+        assert_eq!(check_token("a b"), Err(TargetError::BadToken));
     }
 
     #[test]

@@ -63,7 +63,8 @@ async fn build(
     };
     anyhow::ensure!(
         existing == 0,
-        "document at {url} already has {existing} bytes of text; give a new --doc"
+        "document at {} already has {existing} bytes of text; give a new --doc",
+        crate::target::redact(url)
     );
     let script = WriterScript {
         first_edit: 0,
@@ -137,7 +138,7 @@ pub async fn run_cold_open(env: &RunEnv, args: &ColdOpenArgs) -> anyhow::Result<
         (None, _) => format!("{}-cold-open", env.doc_prefix),
     };
     check_doc_name(&doc)?;
-    let url = env.url.url_for(&doc)?;
+    let url = env.connect_url(&env.url.url_for(&doc)?, 0);
     let mut report = env.report("cold-open");
     report.param("phase", format!("{:?}", args.phase).to_lowercase());
     report.param("doc", doc.clone());

@@ -96,9 +96,9 @@ async fn open_documents(env: &RunEnv, urls: &[String]) -> anyhow::Result<()> {
         let mut opener = Delegate::new(id, "document-opener");
         opener.set_publish_awareness(false);
         opener
-            .sync(url, env.handshake_timeout)
+            .sync(&env.connect_url(url, 0), env.handshake_timeout)
             .await
-            .with_context(|| format!("cannot open document {url}"))?;
+            .with_context(|| format!("cannot open document {}", crate::target::redact(url)))?;
         opener.close().await;
     }
     Ok(())
@@ -107,6 +107,7 @@ async fn open_documents(env: &RunEnv, urls: &[String]) -> anyhow::Result<()> {
 fn crowd_config(env: &RunEnv, doc_urls: Vec<String>, clients: usize) -> CrowdConfig {
     CrowdConfig {
         doc_urls,
+        tokens: env.tokens.clone(),
         n_clients: clients,
         scripts: Vec::new(),
         edits_per_sec: 1.0,

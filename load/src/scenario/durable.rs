@@ -61,8 +61,12 @@ pub async fn run_durable_throughput(
     let logs: SendLogs = Arc::new(HashMap::from([(writer_id, log.clone())]));
     let mut writer = Delegate::new(writer_id, "durable-writer");
     let mut confirmer = Delegate::new(confirmer_id, "durable-confirmer");
-    writer.sync(&url, env.handshake_timeout).await?;
-    confirmer.sync(&url, env.handshake_timeout).await?;
+    writer
+        .sync(&env.connect_url(&url, 0), env.handshake_timeout)
+        .await?;
+    confirmer
+        .sync(&env.connect_url(&url, 1), env.handshake_timeout)
+        .await?;
 
     let confirmed = Arc::new(AtomicUsize::new(0));
     let progress = Arc::new(Notify::new());

@@ -24,6 +24,8 @@ const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
 pub struct RunEnv {
     /// Where the server is.
     pub url: UrlTemplate,
+    /// API tokens sent as `?token=`; connection `i` uses token `i % len` (none when empty).
+    pub tokens: Vec<String>,
     /// The server's name in reports.
     pub label: String,
     /// The server's process, for CPU and memory figures.
@@ -47,9 +49,14 @@ pub struct RunEnv {
 }
 
 impl RunEnv {
-    /// The URL of document `{prefix}-{name}`.
+    /// The URL of document `{prefix}-{name}`, without a token: safe to show in messages.
     pub fn doc_url(&self, name: &str) -> anyhow::Result<String> {
         Ok(self.url.url_for(&format!("{}-{name}", self.doc_prefix))?)
+    }
+
+    /// The URL connection number `index` opens: `url` with token `index % n`, if any.
+    pub fn connect_url(&self, url: &str, index: usize) -> String {
+        crate::target::connect_url(url, &self.tokens, index)
     }
 
     /// An empty report for `scenario`.
@@ -58,7 +65,10 @@ impl RunEnv {
             Some(tag) => format!("{scenario}/{tag}"),
             None => scenario.to_owned(),
         };
-        let mut report = ScenarioReport::new(&name, &self.label, self.url.as_str());
+        let mut report = ScenarioReport::new(&name, &self.label, &self.url.redacted());
+        if !self.tokens.is_empty() {
+            report.param("tokens", self.tokens.len());
+        }
         if !self.publish_awareness {
             report.param("awareness", "off");
         } else if let Some(interval) = self.awareness_interval {
