@@ -257,7 +257,10 @@ impl MessageGuard {
                     }
                 }
                 InboundMessage::Awareness(update) => {
-                    allowed.push(InboundMessage::Awareness(self.own_awareness(update)?));
+                    let update = self.own_awareness(update)?;
+                    if !update.clients.is_empty() {
+                        allowed.push(InboundMessage::Awareness(update));
+                    }
                 }
                 other => allowed.push(other),
             }
@@ -265,23 +268,24 @@ impl MessageGuard {
         Ok(allowed)
     }
 
-    /// Checks that an awareness update describes this connection's own client id only, and
-    /// sets the name other people see to the account's.
+    /// Keeps, of an awareness update, only the entry of this connection's own client id, with
+    /// the name other people see set to the account's.
+    ///
+    /// The own id is the one of the first awareness message holding a single client: the
+    /// y-websocket provider sends its own state alone as soon as it connects. Entries for other
+    /// ids are dropped without closing the connection: the stock provider re-sends every
+    /// awareness change it applies, other people's included, so such entries are normal relays
+    /// of states the server already has, never a reason to disconnect.
     fn own_awareness(
         &mut self,
         mut update: AwarenessUpdate,
     ) -> Result<AwarenessUpdate, CloseReason> {
-        for (id, entry) in update.clients.iter_mut() {
-            match self.own_awareness_id {
-                None => self.own_awareness_id = Some(*id),
-                Some(own) if own == *id => {}
-                Some(_) => {
-                    return Err(CloseReason::new(
-                        CloseCode::PolicyViolation,
-                        "awareness may only describe this connection's own client id",
-                    ))
-                }
-            }
+        if self.own_awareness_id.is_none() && update.clients.len() == 1 {
+            self.own_awareness_id = update.clients.keys().next().copied();
+        }
+        let own = self.own_awareness_id;
+        update.clients.retain(|id, _| Some(*id) == own);
+        for entry in update.clients.values_mut() {
             entry.json = named_awareness_state(&entry.json, &self.identity)?.into();
         }
         Ok(update)

@@ -4,12 +4,20 @@
 // Run: npm ci && MANIFESTO_BIN=/path/to/manifesto npm test
 //
 // The tests run in order and share one server (and its data directory): test 2 restarts the
-// server on the data written in test 1.
+// server on the data written in test 1, test 6 on the data written in test 6.
+//
+// The server only accepts authenticated connections. `before` logs in as the first
+// secretariat account (created from MANIFESTO_ADMIN_* on the empty data directory), invites
+// three delegates and an observer the way people join, and gives each an API token; every
+// provider connects with one (`?token=`, y-websocket's `params`).
 
 import { describe, before, after, afterEach, test } from 'node:test'
 import assert from 'node:assert/strict'
 import util from 'node:util'
-import { Server, Clients, waitFor, waitSynced, makeDataDir, removeDir, serverBinary, Y } from './helpers.mjs'
+import {
+  Server, Clients, waitFor, waitSynced, makeDataDir, removeDir, serverBinary, Y, WebSocket,
+  ADMIN, login, createAccount, tryUpgrade, openRawSocket, updateFrame, varUint, redactToken
+} from './helpers.mjs'
 
 const TEST_TIMEOUT_MS = 15_000
 // The client drops remote awareness states only after 30 s without an update
@@ -55,8 +63,12 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
   let echo = true // whether captured messages are also printed
   /** What the first two providers converged on in test 1, for test 2. */
   let coedited = null
+  /** Accounts made in `before`: `{ user, cookie, token }` each. */
+  let alice, bob, carol, olga
+  const PASSWORD = 'a long interop passphrase'
 
-  const serverLog = () => `\n--- server stderr (tail) ---\n${server ? server.tail() : '(no server)'}`
+  const serverLog = () => (clients.serverCloses.length === 0 ? '' : `\nsockets closed by the server: ${JSON.stringify(clients.serverCloses)}`) +
+    `\n--- server stderr (tail) ---\n${server ? server.tail() : '(no server)'}`
 
   before(async () => {
     serverBinary() // fails with a clear message if MANIFESTO_BIN is unset or wrong
@@ -68,9 +80,26 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     }
     dataDir = makeDataDir()
     server = await Server.start(dataDir)
+    const adminCookie = await login(server, ADMIN.email, ADMIN.password)
+    const account = (name, role) => createAccount(server, adminCookie, {
+      email: `${name.toLowerCase()}@example.org`, role, name, password: PASSWORD
+    })
+    alice = await account('Alice', 'delegate')
+    bob = await account('Bob', 'delegate')
+    carol = await account('Carol', 'delegate')
+    olga = await account('Olga', 'observer')
   })
 
-  afterEach(() => clients.destroyAll())
+  afterEach(() => {
+    clients.destroyAll()
+    // No test expects the server to close a provider's socket: a vanilla client must never
+    // be cut off for doing what y-websocket normally does.
+    try {
+      assert.deepEqual(clients.serverCloses, [], `no socket closed by the server${serverLog()}`)
+    } finally {
+      clients.takeServerCloses() // reported once, in the test where it happened
+    }
+  })
 
   after(async () => {
     clients.destroyAll()
@@ -87,8 +116,8 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     // Expect: both docs end with identical Text and XmlFragment (toString/toJSON/deltas),
     // holding both people's edits, with the bold formatting intact.
     const room = 'interop-coedit'
-    const a = clients.connect(server.wsUrl, room, 'A1')
-    const b = clients.connect(server.wsUrl, room, 'B1')
+    const a = clients.connect(server.wsUrl, room, 'A1', { token: alice.token })
+    const b = clients.connect(server.wsUrl, room, 'B1', { token: bob.token })
     await waitSynced(a.provider)
     await waitSynced(b.provider)
 
@@ -137,11 +166,11 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
       { insert: 'goodbye', attributes: { bold: true } },
       { insert: '!' }
     ]
-    const alice = { name: 'paragraph', attributes: { align: 'left' }, deltas: [aliceDelta] }
-    const bob = { name: 'paragraph', attributes: {}, deltas: [bobDelta] }
+    const aliceParagraph = { name: 'paragraph', attributes: { align: 'left' }, deltas: [aliceDelta] }
+    const bobParagraph = { name: 'paragraph', attributes: {}, deltas: [bobDelta] }
     const isDone = (doc) => {
       const ps = contents(doc).paragraphs
-      return util.isDeepStrictEqual(ps, [alice, bob]) || util.isDeepStrictEqual(ps, [bob, alice])
+      return util.isDeepStrictEqual(ps, [aliceParagraph, bobParagraph]) || util.isDeepStrictEqual(ps, [bobParagraph, aliceParagraph])
     }
     await waitFor(() => isDone(a.doc) && isDone(b.doc), 5000,
       () => `formatted XmlFragment: A=${fa.toString()} B=${fb.toString()}${serverLog()}`)
@@ -168,21 +197,24 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     server = await Server.start(dataDir)
     assert.ok(Number.isInteger(server.port) && server.port > 0, `bad port ${server.port} (was ${oldPort})`)
 
-    const c = clients.connect(server.wsUrl, coedited.room, 'C2')
+    // Carol's token was made before the restart: accounts and tokens are stored too.
+    const c = clients.connect(server.wsUrl, coedited.room, 'C2', { token: carol.token })
     await waitSynced(c.provider)
     // Synced means SyncStep2 from the server was applied: everything must be there already.
     assert.deepEqual(contents(c.doc), coedited.contents, `content after restart${serverLog()}`)
   })
 
   test('3. awareness states are relayed, and removed within 5 s when a client leaves', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    // Expect: B sees {user:{name:'Alice'}} for A's clientID; A keeps its own state; after A is
-    // destroyed (and after a client whose socket drops without a goodbye), B no longer has the
-    // state within 5 s, well before the client-side 30 s timeout.
+    // Expect: B sees {user:{name:'Alice', id}} for A's clientID (the server sets `user.name`
+    // to the account's display name and adds the account's `user.id`); A keeps its own state;
+    // a client claiming another name is shown with its account's; after A is destroyed (and
+    // after a client whose socket drops without a goodbye), B no longer has the state within
+    // 5 s, well before the client-side 30 s timeout.
     const room = 'interop-awareness'
-    const a = clients.connect(server.wsUrl, room, 'A3')
+    const a = clients.connect(server.wsUrl, room, 'A3', { token: alice.token })
     await waitSynced(a.provider)
     a.provider.awareness.setLocalStateField('user', { name: 'Alice' })
-    const b = clients.connect(server.wsUrl, room, 'B3')
+    const b = clients.connect(server.wsUrl, room, 'B3', { token: bob.token })
     await waitSynced(b.provider)
     const aId = a.doc.clientID
     const bId = b.doc.clientID
@@ -190,7 +222,8 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
 
     await waitFor(() => b.provider.awareness.getStates().get(aId)?.user?.name === 'Alice', 5000,
       () => `B to see Alice: B's states ${statesOf(b.provider)}${serverLog()}`)
-    assert.deepEqual(b.provider.awareness.getStates().get(aId), { user: { name: 'Alice' } })
+    assert.deepEqual(b.provider.awareness.getStates().get(aId), { user: { name: 'Alice', id: alice.user.id } })
+    // The server's copy comes back to A with A's own clock, which y-protocols ignores.
     assert.deepEqual(a.provider.awareness.getLocalState(), { user: { name: 'Alice' } })
     assert.deepEqual(a.provider.awareness.getStates().get(aId), { user: { name: 'Alice' } })
     // B's state reaches A too. (B's initial empty state has clock 0, which y-protocols ignores
@@ -198,13 +231,13 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     b.provider.awareness.setLocalStateField('user', { name: 'Bob' })
     await waitFor(() => a.provider.awareness.getStates().get(bId)?.user?.name === 'Bob', 5000,
       () => `A to see Bob: A's states ${statesOf(a.provider)}${serverLog()}`)
-    assert.deepEqual(a.provider.awareness.getStates().get(bId), { user: { name: 'Bob' } })
+    assert.deepEqual(a.provider.awareness.getStates().get(bId), { user: { name: 'Bob', id: bob.user.id } })
 
     // An update of the state is relayed as well.
     a.provider.awareness.setLocalStateField('user', { name: 'Alice', cursor: 7 })
     await waitFor(() => b.provider.awareness.getStates().get(aId)?.user?.cursor === 7, 5000,
       () => `B to see Alice's cursor: ${statesOf(b.provider)}`)
-    assert.deepEqual(b.provider.awareness.getStates().get(aId), { user: { name: 'Alice', cursor: 7 } })
+    assert.deepEqual(b.provider.awareness.getStates().get(aId), { user: { name: 'Alice', cursor: 7, id: alice.user.id } })
 
     // A leaves the normal way.
     let started = Date.now()
@@ -215,12 +248,15 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
 
     // C's socket is cut without the client's goodbye (no null awareness state is sent):
     // only the server can tell B that C is gone.
-    const c = clients.connect(server.wsUrl, room, 'C3')
+    // C also claims to be somebody else: the others see her account's name.
+    const c = clients.connect(server.wsUrl, room, 'C3', { token: carol.token })
     await waitSynced(c.provider)
-    c.provider.awareness.setLocalStateField('user', { name: 'Carol' })
+    c.provider.awareness.setLocalStateField('user', { name: 'Alice', color: '#c00' })
     const cId = c.doc.clientID
-    await waitFor(() => b.provider.awareness.getStates().get(cId)?.user?.name === 'Carol', 5000,
+    await waitFor(() => b.provider.awareness.getStates().get(cId)?.user?.color === '#c00', 5000,
       () => `B to see Carol: ${statesOf(b.provider)}${serverLog()}`)
+    assert.deepEqual(b.provider.awareness.getStates().get(cId), { user: { name: 'Carol', color: '#c00', id: carol.user.id } },
+      'the name shown is the account\'s')
     started = Date.now()
     c.provider.ws.terminate() // readyState becomes CLOSING at once, so nothing more is sent...
     c.provider.disconnect() // ...and this only stops the provider from reconnecting
@@ -237,8 +273,8 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     // Expect: B disconnects, both edit, B reconnects; both end with 'A-online base B-offline'
     // and matching XmlFragments, and a fresh provider gets the same from the server.
     const room = 'interop-offline'
-    const a = clients.connect(server.wsUrl, room, 'A4')
-    const b = clients.connect(server.wsUrl, room, 'B4')
+    const a = clients.connect(server.wsUrl, room, 'A4', { token: alice.token })
+    const b = clients.connect(server.wsUrl, room, 'B4', { token: bob.token })
     await waitSynced(a.provider)
     await waitSynced(b.provider)
     const ta = a.doc.getText('t')
@@ -266,7 +302,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     assert.ok(frag.includes('<paragraph>offline <bold>B</bold></paragraph>'), frag)
     assert.ok(frag.includes('<paragraph>online A</paragraph>'), frag)
 
-    const c = clients.connect(server.wsUrl, room, 'C4')
+    const c = clients.connect(server.wsUrl, room, 'C4', { token: carol.token })
     await waitSynced(c.provider)
     assert.deepEqual(contents(c.doc), contents(a.doc), 'the server holds the merged document')
   })
@@ -291,7 +327,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     assert.deepEqual(bad, [], 'no unknown-message complaints')
 
     // Control: the capture does see the client's complaint for an unknown type.
-    const p = clients.connect(server.wsUrl, 'interop-control', 'control5')
+    const p = clients.connect(server.wsUrl, 'interop-control', 'control5', { token: alice.token })
     await waitSynced(p.provider)
     const before = logged.length
     echo = false
@@ -303,5 +339,127 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     assert.ok(logged.slice(before).some(({ message }) => /Unable to compute message/.test(message)),
       'console.error capture works')
     logged.splice(before)
+  })
+
+  test('6. an observer editing its local document with the npm provider: no other client and not the store ever see the change', { timeout: TEST_TIMEOUT_MS }, async () => {
+    // Expect: the observer receives the delegate's text (it is live); its own edits (a Y.Text
+    // insert and an XmlFragment paragraph in one transaction, then an update frame sent on a
+    // raw socket) are answered once each with [2, 0, "read-only"], which y-websocket logs as
+    // "Permission denied"; the connections stay open; after a later edit of the delegate
+    // that the observer and a fresh client both receive, neither the delegate nor the fresh
+    // client has the observer's content, and after a restart the stored document has none.
+    const room = 'interop-observer'
+    const ownText = ' OBSERVER WAS HERE'
+    const rawText = 'RAW OBSERVER FRAME ' // also matched by hasObserverContent
+    const hasObserverContent = (doc) => {
+      const c = contents(doc)
+      return c.text.includes('OBSERVER') || c.fragment.includes('OBSERVER') || c.fragment.includes('observer')
+    }
+    const show = (...named) => named.map(([n, doc]) => `${n}=${JSON.stringify(contents(doc))}`).join(' ')
+
+    const d = clients.connect(server.wsUrl, room, 'D6', { token: alice.token })
+    const o = clients.connect(server.wsUrl, room, 'O6', { token: olga.token })
+    await waitSynced(d.provider)
+    await waitSynced(o.provider)
+    const td = d.doc.getText('t')
+    const to = o.doc.getText('t')
+    td.insert(0, 'Delegate text.')
+    await waitFor(() => to.toString() === 'Delegate text.', 5000,
+      () => `the observer to receive the delegate's text, has ${JSON.stringify(to.toString())}${serverLog()}`)
+
+    // y-websocket's only reaction to [2, 0, reason] is console.warn("Permission denied to
+    // access <url>.\n<reason>"), with the token in the url: captured, not printed.
+    const warnedFrom = logged.length
+    const readOnlyWarnings = () => logged.slice(warnedFrom).filter(({ level, message }) =>
+      level === 'warn' && message.startsWith('Permission denied to access ') && message.includes(`/${room}?`))
+    echo = false
+    let raw = null
+    try {
+      o.doc.transact(() => {
+        to.insert(to.length, ownText)
+        o.doc.getXmlFragment('prosemirror').insert(0, [paragraph([['observer paragraph', {}]])])
+      })
+      assert.ok(hasObserverContent(o.doc), 'the edit is in the observer\'s own document')
+      await waitFor(() => readOnlyWarnings().length > 0, 5000,
+        () => `y-websocket to log the server's read-only message; logged ${JSON.stringify(logged.slice(warnedFrom))}${serverLog()}`)
+      const [warning] = readOnlyWarnings()
+      assert.ok(warning.message.endsWith('.\nread-only'), `warning: ${redactToken(warning.message)}`)
+
+      // The same seen on the wire: a raw socket as the observer sends an update frame and
+      // reads the exact reply.
+      raw = await openRawSocket(`${server.wsUrl}/${room}?token=${encodeURIComponent(olga.token)}`)
+      const rawDoc = new Y.Doc()
+      rawDoc.getText('t').insert(0, rawText)
+      raw.ws.send(updateFrame(Y.encodeStateAsUpdate(rawDoc)))
+      rawDoc.destroy()
+      await waitFor(() => raw.frames.some((f) => f[0] === 2), 5000,
+        () => `the raw observer socket to get an auth message; got types ${raw.frames.map((f) => f[0])}${serverLog()}`)
+      const authFrames = raw.frames.filter((f) => f[0] === 2)
+      const readOnly = [2, 0, ...varUint('read-only'.length), ...Buffer.from('read-only')]
+      assert.deepEqual(authFrames.map((f) => [...f]), [readOnly], 'one [2, 0, "read-only"] message')
+
+      // Barrier: the server has already refused both edits (it answered them). The delegate
+      // now writes again; once the observer (still live) and a client connected only now
+      // both have that later edit, anything the server had taken from the observer would
+      // have reached them before it.
+      td.insert(td.length, ' Later.')
+      const f = clients.connect(server.wsUrl, room, 'F6', { token: carol.token })
+      await waitSynced(f.provider)
+      const tf = f.doc.getText('t')
+      await waitFor(() => to.toString().includes(' Later.') && tf.toString().includes(' Later.'), 5000,
+        () => `the observer and the fresh client to get the later edit: ${show(['observer', o.doc], ['fresh', f.doc])}${serverLog()}`)
+      assert.equal(td.toString(), 'Delegate text. Later.', `delegate: ${show(['delegate', d.doc])}`)
+      assert.deepEqual(contents(f.doc), contents(d.doc), 'the fresh client has exactly the delegate\'s document')
+      assert.ok(!hasObserverContent(d.doc) && !hasObserverContent(f.doc),
+        `no observer content elsewhere: ${show(['delegate', d.doc], ['fresh', f.doc])}`)
+      // The refusals did not cost the observer its connection (nor the second warning).
+      assert.equal(o.provider.wsconnected, true, 'the observer is still connected')
+      assert.equal(raw.ws.readyState, WebSocket.OPEN, 'the raw observer socket is still open')
+      assert.equal(clients.receivedTypes.get('O6').filter((t) => t === 2).length, 1, 'the provider got one auth message')
+      assert.equal(readOnlyWarnings().length, 1, 'y-websocket warned once')
+      const others = logged.slice(warnedFrom).filter((entry) => !readOnlyWarnings().includes(entry))
+      assert.deepEqual(others, [], 'nothing else was logged (and not printed) meanwhile')
+      assert.ok(to.toString().includes(ownText), 'the observer keeps its local edit (nothing takes it back)')
+    } finally {
+      echo = true
+      raw?.ws.terminate()
+    }
+
+    // The store: after a restart, a new client gets what the delegate had, nothing more.
+    const expected = contents(d.doc)
+    clients.destroyAll()
+    const { code, signal } = await server.stop()
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, `server exit on SIGTERM${serverLog()}`)
+    server = await Server.start(dataDir)
+    const r = clients.connect(server.wsUrl, room, 'R6', { token: bob.token })
+    await waitSynced(r.provider)
+    assert.deepEqual(contents(r.doc), expected, `stored document after restart${serverLog()}`)
+    assert.equal(expected.text, 'Delegate text. Later.')
+    assert.equal(expected.fragment, '')
+  })
+
+  test('7. WebSocket upgrades: anonymous gets 401, a foreign Origin gets 403 even with a valid session', { timeout: TEST_TIMEOUT_MS }, async () => {
+    // Expect: no credentials → 401 unauthenticated; an unknown token → 401; Alice's valid
+    // session cookie with Origin http://evil.example (cross-site WebSocket hijacking) → 403
+    // origin_rejected, and with no Origin at all → 403; her valid token with a foreign
+    // Origin → 403. Controls: the same cookie with the server's own Origin, and the token
+    // alone, are accepted (101), so the refusals are about the Origin.
+    const url = `${server.wsUrl}/interop-upgrade`
+    const cookie = await login(server, 'alice@example.org', PASSWORD)
+    const evil = 'http://evil.example'
+    const cases = [
+      ['anonymous', url, {}, 401, 'unauthenticated'],
+      ['unknown token', `${url}?token=not-a-token`, {}, 401, 'unauthenticated'],
+      ['session cookie, foreign Origin', url, { Cookie: cookie, Origin: evil }, 403, 'origin_rejected'],
+      ['session cookie, no Origin', url, { Cookie: cookie }, 403, 'origin_rejected'],
+      ['valid token, foreign Origin', `${url}?token=${encodeURIComponent(alice.token)}`, { Origin: evil }, 403, 'origin_rejected'],
+      ['session cookie, own Origin', url, { Cookie: cookie, Origin: server.origin }, 101],
+      ['valid token, no Origin', `${url}?token=${encodeURIComponent(alice.token)}`, {}, 101]
+    ]
+    for (const [what, target, headers, status, code] of cases) {
+      const outcome = await tryUpgrade(target, headers)
+      assert.equal(outcome.status, status, `${what}: HTTP ${outcome.status} ${JSON.stringify(outcome.body)}${serverLog()}`)
+      if (code) assert.equal(outcome.body?.code, code, `${what}: body ${JSON.stringify(outcome.body)}`)
+    }
   })
 })
