@@ -18,15 +18,24 @@
 //! paragraphs 3.1, 3.2…; preamble and closing paragraphs are unnumbered.
 //!
 //! This module reads and writes that structure ([`read_manuscript`], [`write_manuscript`]),
-//! and keeps ids unique ([`normalize_ids`]). It knows nothing of rooms, storage or HTTP, and trusts nothing in the document: any writer can
+//! keeps ids unique ([`normalize_ids`]) and imports Markdown drafts ([`import_markdown`]). It
+//! knows nothing of rooms, storage or HTTP, and trusts nothing in the document: any writer can
 //! put anything there.
 
 mod ids;
+mod markdown;
 mod model;
 mod read;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use ids::{normalize_ids, IdChanges, IdIssuer, IdKind};
+pub use markdown::{
+    import_markdown, ImportError, MAX_FRONT_MATTER_BYTES, MAX_IMPORT_BYTES, MAX_PARAGRAPHS,
+    MAX_SECTIONS,
+};
 pub use model::{
     Manuscript, ManuscriptDraft, Metadata, Paragraph, RichText, Section, SectionDraft, SectionKind,
     Span,

@@ -184,6 +184,20 @@ impl RichText {
         }
         RichText(spans)
     }
+
+    /// Removes the first `n_bytes` bytes of the first span (which must hold at least that
+    /// many, on a character boundary), then leading white space.
+    pub(crate) fn strip_prefix_of_first_span(&mut self, n_bytes: usize) {
+        if let Some(first) = self.0.first_mut() {
+            if let Some(rest) = first.text.get(n_bytes..) {
+                first.text = rest.to_owned();
+            }
+            if first.text.is_empty() {
+                self.0.remove(0);
+            }
+        }
+        *self = self.trimmed();
+    }
 }
 
 /// A Manifesto to write into an empty document: what the importer produces.
