@@ -12,6 +12,7 @@ pub mod http;
 pub mod room;
 pub mod rooms;
 pub mod store;
+pub mod text;
 mod ws;
 
 use std::future::Future;
