@@ -296,8 +296,13 @@ async fn housekeeping(auth: Arc<Auth>, shutdown: CancellationToken) {
         auth.limits.prune();
         let idle = auth.settings.session_idle.as_secs() as i64;
         match auth.accounts.purge_expired_sessions(idle) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(n_sessions = n, "expired sessions removed"),
+            Ok(expired) if expired.is_empty() => {}
+            Ok(expired) => {
+                for session in &expired {
+                    auth.live.close_sessions(session.user_id, &[session.id]);
+                }
+                tracing::info!(n_sessions = expired.len(), "expired sessions removed");
+            }
             Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
         }
     }

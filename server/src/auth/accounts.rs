@@ -438,18 +438,20 @@ impl Accounts {
         Ok(())
     }
 
-    /// Removes expired sessions; returns how many.
-    pub fn purge_expired_sessions(&self, idle_secs: i64) -> Result<usize, AccountError> {
+    /// Removes expired sessions; returns them, so that their connections can be closed.
+    pub fn purge_expired_sessions(&self, idle_secs: i64) -> Result<Vec<Session>, AccountError> {
         let at = now();
-        let mut n = 0;
+        let mut expired = Vec::new();
         for entry in self.sessions.iter() {
             let (_, v) = entry.map_err(db_error)?;
             let session: Session = decode(&v)?;
-            if session.expires_at <= at || session.last_seen_at + idle_secs <= at {
-                n += usize::from(self.delete_session(session.user_id, session.id)?);
+            if (session.expires_at <= at || session.last_seen_at + idle_secs <= at)
+                && self.delete_session(session.user_id, session.id)?
+            {
+                expired.push(session);
             }
         }
-        Ok(n)
+        Ok(expired)
     }
 
     // ----- API tokens -----

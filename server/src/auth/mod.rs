@@ -164,6 +164,7 @@ impl Auth {
         let idle = self.settings.session_idle.as_secs() as i64;
         if session.expires_at <= at || session.last_seen_at + idle <= at {
             self.accounts.delete_session(session.user_id, session.id)?;
+            self.live.close_sessions(session.user_id, &[session.id]);
             return Err(AuthFailure::SessionExpired);
         }
         let user = match self.accounts.user(session.user_id) {
