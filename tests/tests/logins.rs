@@ -228,6 +228,18 @@ async fn brute_force_on_one_account_is_refused_with_429() {
     assert_eq!(answer.status, 429, "{answer:?}");
     assert_eq!(answer.code.as_deref(), Some("rate_limited"));
     assert!(answer.retry_after.is_some_and(|s| s >= 1), "{answer:?}");
+
+    // An email longer than any account's is refused before it becomes a rate-limit key: the
+    // same answer every time, never 429.
+    let huge = format!("{}@example.org", "x".repeat(300));
+    for attempt in 1..=12 {
+        let answer = login(&client, &server, &huge, "some guess here").await;
+        assert_eq!(
+            answer.status, 401,
+            "overlong email, attempt {attempt}: {answer:?}"
+        );
+        assert_eq!(answer.code.as_deref(), Some("invalid_credentials"));
+    }
     server.stop().await;
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{optional_text, timestamp, MemberView, SessionView};
-use crate::auth::accounts::normalise_email;
+use crate::auth::accounts::{normalise_email, MAX_EMAIL_BYTES};
 use crate::auth::password::{check_policy, MAX_PASSWORD_CHARS};
 use crate::auth::{AccountError, Actor, ApiToken, Credential, Principal, Session, User};
 use crate::http::{ApiError, ApiJson, ApiPath, AppState, ClientAddress, ErrorBody};
@@ -100,6 +100,10 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let auth = &state.auth;
     let email = normalise_email(&request.email);
+    // No account has a longer email; refusing it here keeps rate-limit keys small.
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::InvalidCredentials);
+    }
     // A place in the hashing pool first: a client told "busy" has made no attempt, and its
     // retry does not count against the rate limits.
     let reservation = auth.hasher.reserve()?;

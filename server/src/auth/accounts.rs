@@ -82,6 +82,8 @@ pub struct NewUser {
 pub struct Session {
     pub id: u64,
     pub user_id: u64,
+    /// SHA-256 of the cookie's token: the key of its entry in the hash index.
+    pub secret_hash: Vec<u8>,
     pub created_at: i64,
     /// Last request seen (updated at most once a minute).
     pub last_seen_at: i64,
@@ -96,6 +98,8 @@ pub struct Session {
 pub struct ApiToken {
     pub id: u64,
     pub user_id: u64,
+    /// SHA-256 of the secret: the key of its entry in the hash index.
+    pub secret_hash: Vec<u8>,
     /// What the owner called it.
     pub name: String,
     /// The first characters of the secret, to recognise it in a list.
@@ -187,17 +191,72 @@ fn abort(e: AccountError) -> ConflictableTransactionError<AccountError> {
     ConflictableTransactionError::Abort(e)
 }
 
+/// Stores a record under `k` and its secret's hash in `hashes`, in one transaction.
+fn insert_with_secret(
+    records: &Tree,
+    hashes: &Tree,
+    k: &[u8],
+    record: Vec<u8>,
+    hash: &[u8],
+) -> Result<(), AccountError> {
+    (records, hashes)
+        .transaction(|(records, hashes)| {
+            records.insert(k, record.clone())?;
+            hashes.insert(hash, k)?;
+            Ok(())
+        })
+        .map_err(AccountError::from)
+}
+
+/// The record whose secret is `secret`, through the hash index.
+fn record_by_secret<T: for<'de> Deserialize<'de>>(
+    records: &Tree,
+    hashes: &Tree,
+    secret: &str,
+) -> Result<Option<T>, AccountError> {
+    let Some(k) = hashes.get(secret_hash(secret)).map_err(db_error)? else {
+        return Ok(None);
+    };
+    match records.get(k).map_err(db_error)? {
+        Some(bytes) => decode(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Removes the record under `k` and its hash-index entry; returns it if it existed.
+fn remove_with_secret<T: for<'de> Deserialize<'de>>(
+    records: &Tree,
+    hashes: &Tree,
+    k: &[u8],
+    hash_of: impl Fn(&T) -> &Vec<u8>,
+) -> Result<Option<T>, AccountError> {
+    let removed = (records, hashes)
+        .transaction(|(records, hashes)| {
+            let Some(bytes) = records.remove(k)? else {
+                return Ok(None);
+            };
+            let record: T = decode(&bytes).map_err(abort)?;
+            hashes.remove(hash_of(&record).as_slice())?;
+            Ok(Some(record))
+        })
+        .map_err(AccountError::from)?;
+    Ok(removed)
+}
+
 /// Normalises an email: trimmed, lower-case.
 pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
+
+/// Longest email accepted.
+pub const MAX_EMAIL_BYTES: usize = 254;
 
 /// Whether a (normalised) email looks like one: `local@domain`, no spaces, at most 254 bytes.
 pub fn is_plausible_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
-    email.len() <= 254
+    email.len() <= MAX_EMAIL_BYTES
         && !local.is_empty()
         && !domain.is_empty()
         && !domain.contains('@')
@@ -347,36 +406,26 @@ impl Accounts {
         let session = Session {
             id: self.next_id()?,
             user_id,
+            secret_hash: hash,
             created_at: at,
             last_seen_at: at,
             expires_at: at + absolute_ttl_secs,
             address: address.chars().take(64).collect(),
             user_agent: user_agent.chars().take(256).collect(),
         };
-        let k = pair_key(user_id, session.id);
-        (&self.sessions, &self.session_hashes)
-            .transaction(|(sessions, hashes)| {
-                sessions.insert(&k, encode(&session))?;
-                hashes.insert(hash.as_slice(), &k)?;
-                Ok(())
-            })
-            .map_err(AccountError::from)?;
+        insert_with_secret(
+            &self.sessions,
+            &self.session_hashes,
+            &pair_key(user_id, session.id),
+            encode(&session),
+            &session.secret_hash,
+        )?;
         Ok((secret, session))
     }
 
     /// The session whose token is `secret`, if any (expiry is the caller's to check).
     pub fn session_by_secret(&self, secret: &str) -> Result<Option<Session>, AccountError> {
-        let Some(k) = self
-            .session_hashes
-            .get(secret_hash(secret))
-            .map_err(db_error)?
-        else {
-            return Ok(None);
-        };
-        match self.sessions.get(k).map_err(db_error)? {
-            Some(bytes) => decode(&bytes).map(Some),
-            None => Ok(None),
-        }
+        record_by_secret(&self.sessions, &self.session_hashes, secret)
     }
 
     /// Records that the session was used now.
@@ -403,12 +452,13 @@ impl Accounts {
 
     /// Ends session `id` of `user_id`. Returns whether it existed.
     pub fn delete_session(&self, user_id: u64, id: u64) -> Result<bool, AccountError> {
-        let k = pair_key(user_id, id);
-        let removed = self.sessions.remove(k).map_err(db_error)?.is_some();
-        if removed {
-            self.remove_index_entries(&self.session_hashes, &k)?;
-        }
-        Ok(removed)
+        let removed: Option<Session> = remove_with_secret(
+            &self.sessions,
+            &self.session_hashes,
+            &pair_key(user_id, id),
+            |s: &Session| &s.secret_hash,
+        )?;
+        Ok(removed.is_some())
     }
 
     /// Ends every session of `user_id` except `keep`; returns the ids ended.
@@ -424,18 +474,6 @@ impl Accounts {
             }
         }
         Ok(ended)
-    }
-
-    /// Removes the entries of a hash index that point at `k` (hash indexes are small: one
-    /// entry per live secret).
-    fn remove_index_entries(&self, index: &Tree, k: &[u8]) -> Result<(), AccountError> {
-        for entry in index.iter() {
-            let (hash, target) = entry.map_err(db_error)?;
-            if target.as_ref() == k {
-                index.remove(hash).map_err(db_error)?;
-            }
-        }
-        Ok(())
     }
 
     /// Removes expired sessions; returns them, so that their connections can be closed.
@@ -466,35 +504,25 @@ impl Accounts {
         let token = ApiToken {
             id: self.next_id()?,
             user_id,
+            secret_hash: hash,
             name: name.to_owned(),
             prefix: secret.chars().take(9).collect(),
             created_at: now(),
             last_used_at: None,
         };
-        let k = pair_key(user_id, token.id);
-        (&self.tokens, &self.token_hashes)
-            .transaction(|(tokens, hashes)| {
-                tokens.insert(&k, encode(&token))?;
-                hashes.insert(hash.as_slice(), &k)?;
-                Ok(())
-            })
-            .map_err(AccountError::from)?;
+        insert_with_secret(
+            &self.tokens,
+            &self.token_hashes,
+            &pair_key(user_id, token.id),
+            encode(&token),
+            &token.secret_hash,
+        )?;
         Ok((secret, token))
     }
 
     /// The token whose secret is `secret`, if any.
     pub fn token_by_secret(&self, secret: &str) -> Result<Option<ApiToken>, AccountError> {
-        let Some(k) = self
-            .token_hashes
-            .get(secret_hash(secret))
-            .map_err(db_error)?
-        else {
-            return Ok(None);
-        };
-        match self.tokens.get(k).map_err(db_error)? {
-            Some(bytes) => decode(&bytes).map(Some),
-            None => Ok(None),
-        }
+        record_by_secret(&self.tokens, &self.token_hashes, secret)
     }
 
     /// Records that the token was used now.
@@ -523,11 +551,13 @@ impl Accounts {
 
     /// Revokes token `id` of `user_id`.
     pub fn delete_token(&self, user_id: u64, id: u64) -> Result<(), AccountError> {
-        let k = pair_key(user_id, id);
-        if self.tokens.remove(k).map_err(db_error)?.is_none() {
-            return Err(AccountError::NotFound);
-        }
-        self.remove_index_entries(&self.token_hashes, &k)
+        let removed: Option<ApiToken> = remove_with_secret(
+            &self.tokens,
+            &self.token_hashes,
+            &pair_key(user_id, id),
+            |t: &ApiToken| &t.secret_hash,
+        )?;
+        removed.map(|_| ()).ok_or(AccountError::NotFound)
     }
 
     // ----- invitations -----
@@ -604,16 +634,23 @@ impl Accounts {
         }
     }
 
-    /// Checks that an invitation can still be accepted.
-    pub fn check_usable(invitation: &Invitation) -> Result<(), AccountError> {
+    /// Checks that an invitation is neither accepted nor revoked (it may have expired: the
+    /// secretariat can still resend or revoke it).
+    fn check_open(invitation: &Invitation) -> Result<(), AccountError> {
         match invitation.status {
             InvitationStatus::Accepted => Err(AccountError::InvitationUsed),
             InvitationStatus::Revoked => Err(AccountError::InvitationRevoked),
-            InvitationStatus::Pending if invitation.expires_at <= now() => {
-                Err(AccountError::InvitationExpired)
-            }
             InvitationStatus::Pending => Ok(()),
         }
+    }
+
+    /// Checks that an invitation can still be accepted.
+    pub fn check_usable(invitation: &Invitation) -> Result<(), AccountError> {
+        Accounts::check_open(invitation)?;
+        if invitation.expires_at <= now() {
+            return Err(AccountError::InvitationExpired);
+        }
+        Ok(())
     }
 
     /// Issues a new link for a pending invitation (the old link stops working) and restarts
@@ -630,13 +667,7 @@ impl Accounts {
                     return Err(abort(AccountError::NotFound));
                 };
                 let mut invitation: Invitation = decode(&bytes).map_err(abort)?;
-                match invitation.status {
-                    InvitationStatus::Accepted => return Err(abort(AccountError::InvitationUsed)),
-                    InvitationStatus::Revoked => {
-                        return Err(abort(AccountError::InvitationRevoked))
-                    }
-                    InvitationStatus::Pending => {}
-                }
+                Accounts::check_open(&invitation).map_err(abort)?;
                 invitation.expires_at = now() + ttl_secs;
                 invitation.n_links += 1;
                 invitations.insert(&key(id), encode(&invitation))?;
@@ -663,13 +694,7 @@ impl Accounts {
                     return Err(abort(AccountError::NotFound));
                 };
                 let mut invitation: Invitation = decode(&bytes).map_err(abort)?;
-                match invitation.status {
-                    InvitationStatus::Accepted => return Err(abort(AccountError::InvitationUsed)),
-                    InvitationStatus::Revoked => {
-                        return Err(abort(AccountError::InvitationRevoked))
-                    }
-                    InvitationStatus::Pending => {}
-                }
+                Accounts::check_open(&invitation).map_err(abort)?;
                 invitation.status = InvitationStatus::Revoked;
                 invitation.closed_at = Some(now());
                 invitations.insert(&key(id), encode(&invitation))?;
