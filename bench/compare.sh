@@ -12,6 +12,10 @@
 # `manifesto user add` and `manifesto token create`, and gives them to manifesto-load through
 # MANIFESTO_LOAD_TOKEN (`?token=` on every URL). The peers get no token. Each token admits a
 # burst of 2,000 upgrades, then 50/s; MANIFESTO_BENCH_TOKENS=N makes N tokens, used in turn.
+# Ours also serves only documents that exist (404 otherwise): the data directory gets a
+# secretariat account (bench-secretariat@example.org) with one token, which manifesto-load
+# uses (MANIFESTO_LOAD_SECRETARIAT_TOKEN, --create-documents) to create each document with
+# POST /api/documents before joining it. The peers create documents on first connect.
 #
 # Usage: bench/compare.sh [--scale full|small|smoke] [--servers ours,node,y-sweet]
 #                         [--scenarios plenary,plenary-quiet,drafting,idle,reconnect-storm,
@@ -19,7 +23,7 @@
 # Environment: MANIFESTO_BENCH_CACHE, MANIFESTO_TRACE, MANIFESTO_BENCH_TOKENS (2),
 #              CARGO_TARGET_DIR.
 set -euo pipefail
-unset MANIFESTO_LOAD_TOKEN # only ours gets a token, and only the one made below
+unset MANIFESTO_LOAD_TOKEN MANIFESTO_LOAD_SECRETARIAT_TOKEN # only ours gets tokens, those made below
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${MANIFESTO_BENCH_CACHE:-$HOME/.cache/manifesto/bench}
@@ -39,7 +43,7 @@ while [ $# -gt 0 ]; do
         --servers) SERVERS=$2; shift 2 ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -95,13 +99,13 @@ fi
 SERVER_PID=""
 SERVER_DATA=""
 OURS_TOKENS="" # comma-separated API tokens of the current data directory of ours
+OURS_SECRETARIAT_TOKEN="" # its secretariat's token, to create documents
 TOKEN_BURST=2000 # per token: upgrades admitted at once, then 50/s (server/src/auth/limits.rs)
 
-prepare_ours() { # data-dir log: a delegate account and N_TOKENS API tokens, server stopped
-    local data=$1 logfile=$2 password i token tokens=()
-    password="bench-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-    printf '%s\n' "$password" | "$OURS_BIN" user add --data "$data" --email bench@example.org \
-        --role delegate --name Bench >>"$logfile" 2>&1 || return 1
+prepare_ours() { # data-dir log: a delegate account and N_TOKENS API tokens, a secretariat
+    # account and its token (to create the documents), server stopped
+    local data=$1 logfile=$2 i token tokens=()
+    add_account "$data" "$logfile" bench@example.org delegate Bench || return 1
     for i in $(seq 1 "$N_TOKENS"); do
         token=$("$OURS_BIN" token create --data "$data" --email bench@example.org \
             --name "bench-$i" 2>>"$logfile") || return 1
@@ -109,6 +113,17 @@ prepare_ours() { # data-dir log: a delegate account and N_TOKENS API tokens, ser
         tokens+=("$token")
     done
     OURS_TOKENS=$(IFS=,; echo "${tokens[*]}")
+    add_account "$data" "$logfile" bench-secretariat@example.org secretariat 'Bench secretariat' || return 1
+    OURS_SECRETARIAT_TOKEN=$("$OURS_BIN" token create --data "$data" \
+        --email bench-secretariat@example.org --name bench-documents 2>>"$logfile") || return 1
+    [ -n "$OURS_SECRETARIAT_TOKEN" ] || return 1
+}
+
+add_account() { # data-dir log email role name: an account with a random password
+    local data=$1 logfile=$2 email=$3 role=$4 name=$5 password
+    password="bench-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+    printf '%s\n' "$password" | "$OURS_BIN" user add --data "$data" --email "$email" \
+        --role "$role" --name "$name" >>"$logfile" 2>&1
 }
 
 free_port() {
@@ -164,10 +179,13 @@ url_template() { # name port
 
 load() { # name port json-file args...: one bounded manifesto-load run
     local name=$1 port=$2 json=$3; shift 3
-    local auth=()
-    if [ "$name" = ours ]; then auth=(env "MANIFESTO_LOAD_TOKEN=$OURS_TOKENS"); fi
+    local auth=() ours_only=()
+    if [ "$name" = ours ]; then
+        auth=(env "MANIFESTO_LOAD_TOKEN=$OURS_TOKENS" "MANIFESTO_LOAD_SECRETARIAT_TOKEN=$OURS_SECRETARIAT_TOKEN")
+        ours_only=(--create-documents) # the peers create documents on first connect
+    fi
     timeout 900 "${auth[@]}" "$LOAD" --url "$(url_template "$name" "$port")" --label "$name" --connect-timeout-secs 45 \
-        --server-pid "$SERVER_PID" --trace "$TRACE" --json "$json" "$@" 2>>"$RESULTS/$name.stderr" \
+        "${ours_only[@]}" --server-pid "$SERVER_PID" --trace "$TRACE" --json "$json" "$@" 2>>"$RESULTS/$name.stderr" \
         | tee -a "$LOG" || log "   $name $1 failed; see $RESULTS/$name.stderr"
 }
 
@@ -190,7 +208,7 @@ run_scenario() { # name scenario
     SERVER_DATA=$(mktemp -d)
     local slog="$RESULTS/$name-$scenario.server.log"
     if [ "$name" = ours ]; then
-        prepare_ours "$SERVER_DATA" "$slog" || { log "   ours: cannot create the bench account and token; see $slog"; return 0; }
+        prepare_ours "$SERVER_DATA" "$slog" || { log "   ours: cannot create the bench accounts and tokens; see $slog"; return 0; }
         if [ "$scenario" = reconnect-storm ] && [ $((2 * CROWD + 1)) -gt $((TOKEN_BURST * N_TOKENS)) ]; then
             log "   note: reconnect-storm opens $((2 * CROWD + 1)) WebSockets within seconds on $N_TOKENS token(s) of burst $TOKEN_BURST (then 50/s each); expect HTTP 429 on reconnect (MANIFESTO_BENCH_TOKENS=$(( (2 * CROWD + TOKEN_BURST) / TOKEN_BURST )) avoids it)"
         fi
@@ -222,7 +240,7 @@ log "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 log "== versions: $("$LOAD" --version); node $(node --version 2>/dev/null || echo none); y-sweet 0.9.1"
 log "== scale $SCALE, results in $RESULTS"
 if [[ ",$SERVERS," == *",ours,"* ]]; then
-    log "== ours: account bench@example.org (delegate), $N_TOKENS API token(s) made with the CLI per server"
+    log "== ours: account bench@example.org (delegate), $N_TOKENS API token(s) made with the CLI per server; documents created first by bench-secretariat@example.org"
 fi
 IFS=, read -r -a server_list <<<"$SERVERS"
 IFS=, read -r -a scenario_list <<<"$SCENARIOS"
@@ -237,7 +255,7 @@ for name in "${server_list[@]}"; do
     done
 done
 
-peers=$(echo "$SERVERS" | tr ',' '\n' | grep -v '^ours$' | paste -sd, -)
+peers=$(echo "$SERVERS" | tr ',' '\n' | { grep -v '^ours$' || true; } | paste -sd, -) # none with --servers ours
 shopt -s nullglob
 files=()
 for f in "$RESULTS"/*.json; do

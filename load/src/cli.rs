@@ -42,6 +42,21 @@ pub struct CommonArgs {
         value_delimiter = ','
     )]
     pub tokens: Vec<String>,
+    /// Create every document with `POST /api/documents` on the URL's host before joining it
+    /// (Manifesto refuses upgrades to documents that do not exist, with 404); 201 and 409
+    /// `document_exists` are both fine. Needs a secretariat's token: --secretariat-token, or
+    /// else the first --token. Never for other servers.
+    #[arg(long, global = true)]
+    pub create_documents: bool,
+    /// A secretariat's API token, sent as `Authorization: Bearer` to create documents (see
+    /// --create-documents); defaults to the first --token. Never written to reports.
+    #[arg(
+        long,
+        global = true,
+        env = "MANIFESTO_LOAD_SECRETARIAT_TOKEN",
+        hide_env_values = true
+    )]
+    pub secretariat_token: Option<String>,
     /// Name of the server under test in reports (e.g. ours, node, y-sweet).
     #[arg(long, global = true, default_value = "server")]
     pub label: String,
@@ -251,6 +266,22 @@ mod tests {
         assert_eq!(cli.common.tokens, vec!["a", "b"]);
         let cli = Cli::try_parse_from(["manifesto-load", "--token", "a", "idle"]).unwrap();
         assert_eq!(cli.common.tokens, vec!["a"]);
+    }
+
+    #[test]
+    fn document_creation_is_off_unless_asked() {
+        let cli = Cli::try_parse_from(["manifesto-load", "idle"]).unwrap();
+        assert!(!cli.common.create_documents);
+        let cli = Cli::try_parse_from([
+            "manifesto-load",
+            "--create-documents",
+            "idle",
+            "--secretariat-token",
+            "s",
+        ])
+        .unwrap();
+        assert!(cli.common.create_documents);
+        assert_eq!(cli.common.secretariat_token.as_deref(), Some("s"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! replaying real editing traces and measuring what a delegate would feel.
 //!
 //! Code map: [`cli`] parses options; [`target`] checks the URL template (loopback only);
+//! [`documents`] creates documents on servers that need it (ours, with --create-documents);
 //! [`trace`] reads traces and cuts them into writer scripts; [`delegate`] is one connection;
 //! [`writer`] and [`delivery`] match sent edits to received updates; [`crowd`] runs many
 //! delegates through phases; `scenario` holds the scenarios; [`latency`], [`procinfo`] and
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod crowd;
 pub mod delegate;
 pub mod delivery;
+pub mod documents;
 pub mod fdlimit;
 pub mod latency;
 pub mod procinfo;
@@ -27,6 +29,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use cli::{Cli, Command, CommonArgs, TableArgs};
+use documents::DocumentCreator;
 use report::{markdown_table, ScenarioReport, TableColumns};
 use scenario::{RunEnv, SteadyScenario};
 use target::UrlTemplate;
@@ -81,7 +84,26 @@ fn run_env(common: &CommonArgs) -> anyhow::Result<RunEnv> {
         common.connect_concurrency >= 1 && common.connect_concurrency <= 10_000,
         "--connect-concurrency must be between 1 and 10000"
     );
+    let documents = if common.create_documents {
+        let token = common
+            .secretariat_token
+            .clone()
+            .or_else(|| common.tokens.first().cloned())
+            .context(
+                "--create-documents needs a secretariat's API token: --secretariat-token \
+                 (MANIFESTO_LOAD_SECRETARIAT_TOKEN) or --token",
+            )?;
+        target::check_token(&token).context("--secretariat-token")?;
+        Some(DocumentCreator::new(
+            &url,
+            token,
+            Duration::from_secs(common.handshake_timeout_secs.max(1)),
+        )?)
+    } else {
+        None
+    };
     Ok(RunEnv {
+        documents,
         url,
         tokens: common.tokens.clone(),
         label: common.label.clone(),

@@ -35,6 +35,42 @@ pub enum Command {
     /// Check the audit log (while the server is stopped).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create and list documents (while the server is stopped).
+    #[command(subcommand)]
+    Document(DocumentCommand),
+}
+
+/// `manifesto document …`
+#[derive(Debug, Subcommand)]
+pub enum DocumentCommand {
+    /// Create a document, empty, from the template, or from a Markdown draft.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        /// Its id (and live path `/ws/ID`).
+        #[arg(long)]
+        id: String,
+        /// Its title (for a Markdown draft, overrides the front matter's).
+        #[arg(long)]
+        title: Option<String>,
+        /// Import this Markdown draft (front matter, headings, paragraphs).
+        #[arg(long, conflicts_with = "template")]
+        markdown: Option<PathBuf>,
+        /// Start from the template (preamble, numbered sections, closing call).
+        #[arg(long)]
+        template: bool,
+        /// Language of the template (`en`, `fr`).
+        #[arg(long)]
+        language: Option<String>,
+        /// Email of the secretariat account recorded as its creator (default: the first).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List every document.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 /// The data directory of an operator command.
@@ -269,6 +305,86 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn document_command(command: DocumentCommand) -> anyhow::Result<()> {
+    use crate::documents::{Documents, InitialText};
+    match command {
+        DocumentCommand::Create {
+            data,
+            id,
+            title,
+            markdown,
+            template,
+            language,
+            by,
+        } => {
+            if !crate::http::is_valid_document_name(&id)
+                || id.len() > crate::documents::MAX_DOCUMENT_ID_BYTES
+            {
+                bail!("--id is 1 to 64 characters from A-Z a-z 0-9 . _ - and starts with a letter or digit");
+            }
+            let opened = Opened::open(&data)?;
+            let owner = match by {
+                Some(email) => opened
+                    .accounts
+                    .user_by_email(&email)
+                    .with_context(|| format!("no account with email {email}"))?,
+                None => opened
+                    .accounts
+                    .users()?
+                    .into_iter()
+                    .find(|u| u.role == Role::Secretariat)
+                    .context("no secretariat account: create one with `manifesto user add`")?,
+            };
+            let (mut metadata, text) = match (markdown, template) {
+                (Some(path), _) => {
+                    let source = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let draft = crate::text::import_markdown(&source)
+                        .with_context(|| format!("cannot import {}", path.display()))?;
+                    (draft.metadata.clone(), InitialText::Draft(draft))
+                }
+                (None, true) => (
+                    crate::text::Metadata::default(),
+                    InitialText::Draft(crate::demo::template(language.as_deref())),
+                ),
+                (None, false) => (crate::text::Metadata::default(), InitialText::Empty),
+            };
+            if let Some(title) = title {
+                metadata.title = Some(title);
+            }
+            if language.is_some() {
+                metadata.language = language;
+            }
+            let documents = Documents::open(opened.store.db())?;
+            let record = documents
+                .create_offline(&opened.store, id.clone(), metadata, text, owner.id)
+                .map_err(|e| anyhow::anyhow!("cannot create {id}: {e}"))?;
+            opened.audit.append(
+                Actor::cli(),
+                "document.created",
+                Some(format!("document:{id}")),
+                serde_json::json!({ "title": record.title() }),
+            )?;
+            opened.flush()?;
+            println!("created document {id} ({})", record.title());
+        }
+        DocumentCommand::List { data } => {
+            let opened = Opened::open(&data)?;
+            let documents = Documents::open(opened.store.db())?;
+            println!("{:<32}  {:<11}  title", "id", "phase");
+            for record in documents.list()? {
+                println!(
+                    "{:<32}  {:<11}  {}",
+                    record.id,
+                    record.phase.as_str(),
+                    record.title()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn audit_command(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify { data } => {
@@ -352,5 +468,6 @@ pub async fn main() -> anyhow::Result<()> {
         Command::User(command) => user_command(command),
         Command::Token(command) => token_command(command),
         Command::Audit(command) => audit_command(command),
+        Command::Document(command) => document_command(command),
     }
 }

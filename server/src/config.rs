@@ -135,6 +135,11 @@ pub struct Config {
     /// a reverse proxy that sets it).
     #[arg(long, env = "MANIFESTO_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
+
+    /// On a data directory without any document, create the demonstration Manifesto (in
+    /// English and in French) so there is something to open at once.
+    #[arg(long, env = "MANIFESTO_DEMO", default_value_t = false)]
+    pub demo: bool,
 }
 
 /// A secret setting: never shown by `Debug`.
@@ -216,6 +221,7 @@ impl Config {
             password_hash_concurrency: 2,
             password_hash_queue: 64,
             trust_forwarded_for: false,
+            demo: false,
         }
     }
 

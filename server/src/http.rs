@@ -45,6 +45,47 @@ pub enum ApiError {
     /// No route or record matches.
     #[error("no such resource")]
     NotFound,
+    /// No document with this id.
+    #[error("no such document")]
+    DocumentNotFound,
+    /// No version with this number.
+    #[error("no such version of this document")]
+    VersionNotFound,
+    /// A document with this id exists.
+    #[error("a document with this id already exists")]
+    DocumentExists,
+    /// The phase change is not allowed.
+    #[error("{0}")]
+    Transition(crate::documents::TransitionError),
+    /// The document's phase (or its passed deadline) does not allow this now.
+    #[error("{0}")]
+    PhaseClosed(String),
+    /// The text could not be imported.
+    #[error("{0}")]
+    ImportFailed(String),
+    /// No heading or paragraph with this id.
+    #[error("no heading or paragraph with id {0} in the current text")]
+    BlockNotFound(String),
+    /// Comments are not open in the document's phase, or its deadline has passed.
+    #[error(
+        "comments are closed: the document's phase takes no comments, or its deadline has passed"
+    )]
+    CommentsClosed,
+    /// No comment with this id in the document.
+    #[error("no such comment in this document")]
+    CommentNotFound,
+    /// A comment's anchor does not fit the current text.
+    #[error("{0}")]
+    InvalidAnchor(String),
+    /// The comment was deleted by its author.
+    #[error("this comment has been deleted")]
+    CommentDeleted,
+    /// The comment was hidden by the secretariat.
+    #[error("this comment has been hidden by the secretariat")]
+    CommentHidden,
+    /// The person may not do this to this record (someone else's comment).
+    #[error("{0}")]
+    NotAllowed(String),
     /// The route exists, not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -78,7 +119,7 @@ pub enum ApiError {
     #[error("the body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     /// The body is larger than accepted.
-    #[error("the body is larger than {MAX_BODY_BYTES} bytes")]
+    #[error("the body is too large")]
     PayloadTooLarge,
     /// A field has an unacceptable value.
     #[error("{0}")]
@@ -133,6 +174,19 @@ impl ApiError {
         match self {
             ApiError::InvalidDocumentName => "invalid_document_name",
             ApiError::NotFound => "not_found",
+            ApiError::DocumentNotFound => "document_not_found",
+            ApiError::VersionNotFound => "version_not_found",
+            ApiError::DocumentExists => "document_exists",
+            ApiError::Transition(e) => e.code(),
+            ApiError::PhaseClosed(_) => "phase_closed",
+            ApiError::ImportFailed(_) => "import_failed",
+            ApiError::BlockNotFound(_) => "block_not_found",
+            ApiError::CommentsClosed => "comments_closed",
+            ApiError::CommentNotFound => "comment_not_found",
+            ApiError::InvalidAnchor(_) => "invalid_anchor",
+            ApiError::CommentDeleted => "comment_deleted",
+            ApiError::CommentHidden => "comment_hidden",
+            ApiError::NotAllowed(_) => "forbidden",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::SessionExpired => "session_expired",
@@ -165,7 +219,21 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidDocumentName | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound | ApiError::InvitationNotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound
+            | ApiError::InvitationNotFound
+            | ApiError::DocumentNotFound
+            | ApiError::VersionNotFound
+            | ApiError::BlockNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::DocumentExists | ApiError::Transition(_) | ApiError::PhaseClosed(_) => {
+                StatusCode::CONFLICT
+            }
+            ApiError::ImportFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::CommentsClosed | ApiError::CommentDeleted | ApiError::CommentHidden => {
+                StatusCode::CONFLICT
+            }
+            ApiError::CommentNotFound => StatusCode::NOT_FOUND,
+            ApiError::InvalidAnchor(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthenticated | ApiError::SessionExpired | ApiError::InvalidCredentials => {
                 StatusCode::UNAUTHORIZED
@@ -223,6 +291,21 @@ impl From<AccountError> for ApiError {
             AccountError::InvitationRevoked => ApiError::InvitationRevoked,
             AccountError::InvitationExpired => ApiError::InvitationExpired,
             AccountError::Database(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::documents::DocumentError> for ApiError {
+    fn from(e: crate::documents::DocumentError) -> ApiError {
+        use crate::documents::DocumentError;
+        match e {
+            DocumentError::NotFound => ApiError::DocumentNotFound,
+            DocumentError::Exists => ApiError::DocumentExists,
+            DocumentError::Transition(e) => ApiError::Transition(e),
+            DocumentError::Invalid(message) => ApiError::InvalidField(message),
+            DocumentError::VersionNotFound => ApiError::VersionNotFound,
+            DocumentError::Write(message) => ApiError::ImportFailed(message),
+            DocumentError::Database(_) | DocumentError::Room(_) => ApiError::internal(e),
         }
     }
 }
@@ -344,6 +427,8 @@ pub struct AppState {
     pub sockets: Arc<SocketContext>,
     /// Accounts and access control.
     pub auth: Arc<Auth>,
+    /// Document records, versions and events.
+    pub documents: Arc<crate::documents::Documents>,
     /// How the server is reached.
     pub web: Arc<WebSettings>,
     /// Makes record writes durable (group commit with the documents).
@@ -409,7 +494,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Authenticates a request: a bearer token wins over a cookie.
-fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+pub(crate) fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
     if let Some(token) = bearer_token(headers) {
         return Ok(state.auth.authenticate_token(token)?);
     }
@@ -545,7 +630,9 @@ async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next)
         (name = "session", description = "Log in and out, your sessions, password and API tokens"),
         (name = "members", description = "Members and invitations (secretariat)"),
         (name = "audit", description = "The audit log (secretariat)"),
-        (name = "live", description = "The live document channel and health")
+        (name = "live", description = "The live document channel and health"),
+        (name = "documents", description = "Documents, phases, text and versions"),
+        (name = "comments", description = "Comments anchored in the text")
     )
 )]
 struct ApiDoc;
@@ -646,6 +733,7 @@ struct SocketQuery {
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, body = ErrorBody, description = "Invalid document name"),
+        (status = 404, body = ErrorBody, description = "No such document (`document_not_found`)"),
         (status = 401, body = ErrorBody, description = "Not authenticated"),
         (status = 403, body = ErrorBody, description = "Foreign or missing Origin"),
         (status = 426, body = ErrorBody, description = "Not a WebSocket upgrade"),
@@ -678,6 +766,10 @@ async fn upgrade_document_socket(
             principal
         }
     };
+    // After authentication, so that only members learn which documents exist.
+    if !state.documents.exists(&document)? {
+        return Err(ApiError::DocumentNotFound);
+    }
     let identity = Identity {
         user_id: principal.user.id,
         name: principal.user.name.clone(),

@@ -7,6 +7,8 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+mod demo;
+pub mod documents;
 mod flusher;
 pub mod http;
 pub mod room;
@@ -28,6 +30,7 @@ use crate::auth::{
     Accounts, Actor, AuditLog, Auth, AuthSettings, PasswordHasher, RateLimits, Role,
 };
 use crate::config::Config;
+use crate::documents::Documents;
 use crate::flusher::Flusher;
 use crate::http::{AppState, WebSettings};
 use crate::rooms::{Rooms, RoomsConfig};
@@ -211,6 +214,7 @@ pub async fn run_with_store(
         };
         print_line(&message);
     }
+    let documents = Arc::new(Documents::open(&db).context("cannot open the document records")?);
     let rooms = Rooms::with_flusher(
         RoomsConfig {
             outbound_queue_frames: config.outbound_queue_frames,
@@ -220,9 +224,35 @@ pub async fn run_with_store(
         },
         store.clone(),
         flusher.clone(),
+        Some(documents.hooks()),
         tracker.clone(),
         token.clone(),
     );
+    documents.attach_rooms(rooms.clone());
+    if config.demo {
+        let owner = auth
+            .accounts
+            .users()
+            .context("cannot read the accounts")?
+            .into_iter()
+            .find(|user| user.role == Role::Secretariat)
+            .map(|user| user.id);
+        if let Some(owner) = owner {
+            let seeded = demo::seed(&documents, owner)
+                .await
+                .context("cannot create the demonstration documents")?;
+            if !seeded.is_empty() {
+                flusher
+                    .flush()
+                    .await
+                    .context("cannot store the demonstration documents")?;
+                print_line(&format!(
+                    "Demonstration Manifesto created: {} (open {base_url}/).",
+                    seeded.join(", ")
+                ));
+            }
+        }
+    }
     let sockets = Arc::new(SocketContext {
         rooms,
         limits: config.frame_limits(),
@@ -231,9 +261,11 @@ pub async fn run_with_store(
         shutdown: token.clone(),
         n_connections: std::sync::atomic::AtomicUsize::new(0),
     });
+    tracker.spawn(documents.clone().watch_deadlines(token.clone()));
     let app = http::router(AppState {
         sockets: sockets.clone(),
         auth: auth.clone(),
+        documents: documents.clone(),
         web: Arc::new(WebSettings {
             public_origin: config.public_origin(),
             secure_cookies: config.secure_cookies(),
@@ -258,7 +290,10 @@ pub async fn run_with_store(
     });
     let served = server.await;
     token.cancel();
+    // The documents hold the rooms, which hold the flusher, whose task ends when the last
+    // handle is dropped.
     drop(sockets);
+    drop(documents);
     tracing::info!("shutting down: closing connections and flushing the store");
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())

@@ -37,7 +37,7 @@ pub enum RoomError {
 }
 
 /// The v1 encoding of an update that changes nothing: no structs, empty delete set.
-const EMPTY_UPDATE_V1: [u8; 2] = [0, 0];
+pub(crate) const EMPTY_UPDATE_V1: [u8; 2] = [0, 0];
 
 /// Deepest nesting of shared types accepted, counting the root. A Manifesto needs about six
 /// (fragment, list, item, paragraph, text); yrs deletes and garbage-collects nested types
@@ -50,10 +50,15 @@ pub struct Room {
 }
 
 impl Room {
-    /// An empty document.
+    /// An empty document. Indices into its texts count UTF-16 code units, as Yjs and the
+    /// browser do, so offsets computed by the server (comment anchors, edits) match theirs.
     pub fn new() -> Room {
+        let options = yrs::Options {
+            offset_kind: yrs::OffsetKind::Utf16,
+            ..yrs::Options::default()
+        };
         Room {
-            awareness: Awareness::new(Doc::new()),
+            awareness: Awareness::new(Doc::with_options(options)),
         }
     }
 

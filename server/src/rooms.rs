@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use manifesto_protocol::yrs::sync::AwarenessUpdate;
-use manifesto_protocol::yrs::{ClientID, StateVector};
+use manifesto_protocol::yrs::{ClientID, StateVector, Transact, TransactionMut};
 use manifesto_protocol::{
     encode_awareness, encode_sync_step1, encode_sync_step2, encode_update, CloseCode,
     InboundMessage,
@@ -105,13 +105,51 @@ pub struct Joined {
     pub broadcast: broadcast::Receiver<Arc<Broadcast>>,
     /// Where the connection sends its messages.
     pub room: RoomSender,
+    /// Whether members may edit the text now (the document's phase allows it); `None` when
+    /// the registry has no hooks (always open).
+    pub text_open: Option<watch::Receiver<bool>>,
 }
 
 /// What the room task answers to a join.
 struct Admission {
     initial: Vec<Bytes>,
     broadcast: broadcast::Receiver<Arc<Broadcast>>,
+    text_open: Option<watch::Receiver<bool>>,
 }
+
+/// What the rest of the server tells the rooms about documents, and learns from them. The
+/// rooms stay ignorant of phases and ids: they ask and report through this.
+pub trait RoomHooks: Send + Sync + 'static {
+    /// Whether members may edit `document`'s text now. Updates from connections are dropped
+    /// while it is `false`; server jobs ([`Rooms::job`]) still write.
+    fn text_open(&self, document: &str) -> watch::Receiver<bool>;
+    /// Runs after a batch changed the document, before its deltas are stored: keeps the
+    /// text's structure sound (ids). Whatever it writes through `txn` is stored and relayed
+    /// with the batch. Records it writes elsewhere are made durable by the batch's flush.
+    fn after_change(&self, document: &str, txn: &mut TransactionMut);
+    /// Reports the state vector (v1) of everything now durably stored for `document`.
+    fn stored(&self, document: &str, state_vector: Vec<u8>);
+}
+
+/// A server-side job on a document: runs inside the room task, in a transaction of its own.
+type JobFn = Box<dyn FnOnce(&mut TransactionMut) + Send>;
+
+/// A job failed to run or its changes could not be stored.
+#[derive(Debug, Error)]
+pub enum JobError {
+    /// The document could not be loaded, or its room is unavailable.
+    #[error(transparent)]
+    Join(#[from] JoinError),
+    /// The job panicked; nothing it wrote was kept.
+    #[error("the job failed")]
+    Panicked,
+    /// The job's changes could not be stored.
+    #[error("storage failed: {0}")]
+    Store(String),
+}
+
+/// The connection id under which server jobs' deltas are relayed.
+const SERVER_CONN: ConnId = u64::MAX;
 
 /// The sending side of a room's command channel, for one member.
 #[derive(Clone)]
@@ -171,6 +209,10 @@ enum RoomCommand {
     Leave {
         conn: ConnId,
     },
+    Job {
+        job: JobFn,
+        done: oneshot::Sender<Result<(), JobError>>,
+    },
 }
 
 /// Settings of the room registry.
@@ -208,6 +250,7 @@ struct RoomsInner {
     /// Live rooms by document name. A std mutex, because it is held only to look up, insert or
     /// remove an entry, never across an await.
     rooms: Mutex<HashMap<String, RoomHandle>>,
+    hooks: Option<Arc<dyn RoomHooks>>,
     next_room_id: AtomicU64,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -230,7 +273,7 @@ impl Rooms {
         shutdown: CancellationToken,
     ) -> Rooms {
         let flusher = Flusher::start(store.clone(), &tracker);
-        Rooms::with_flusher(config, store, flusher, tracker, shutdown)
+        Rooms::with_flusher(config, store, flusher, None, tracker, shutdown)
     }
 
     /// A registry over `store` whose flushes go through `flusher` (shared with the other
@@ -239,6 +282,7 @@ impl Rooms {
         config: RoomsConfig,
         store: Arc<dyn Store>,
         flusher: Flusher,
+        hooks: Option<Arc<dyn RoomHooks>>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Rooms {
@@ -248,11 +292,17 @@ impl Rooms {
                 store,
                 flusher,
                 rooms: Mutex::new(HashMap::new()),
+                hooks,
                 next_room_id: AtomicU64::new(1),
                 tracker,
                 shutdown,
             }),
         }
+    }
+
+    /// Waits until every write to the store so far (documents and records) is durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flusher.flush().await
     }
 
     /// Number of documents currently loaded.
@@ -288,6 +338,7 @@ impl Rooms {
                         initial: admission.initial,
                         broadcast: admission.broadcast,
                         room,
+                        text_open: admission.text_open,
                     });
                 }
                 Ok(Err(e)) => return Err(e),
@@ -295,6 +346,44 @@ impl Rooms {
             }
         }
         Err(JoinError::Unavailable)
+    }
+
+    /// Runs `job` on document `name` inside its room (loading it if needed), in a transaction
+    /// of its own, and returns its result once whatever it wrote is durably stored and on its
+    /// way to every member. The job runs whatever the document's phase: it is the server's own
+    /// writing (imports, amendments, corrections) or reading.
+    pub async fn job<R: Send + 'static>(
+        &self,
+        name: &str,
+        job: impl FnOnce(&mut TransactionMut) -> R + Send + 'static,
+    ) -> Result<R, JobError> {
+        let (result_tx, result_rx) = oneshot::channel();
+        let mut job = Some(Box::new(move |txn: &mut TransactionMut| {
+            let _ = result_tx.send(job(txn));
+        }) as JobFn);
+        for _ in 0..4 {
+            let handle = self.handle_for(name);
+            let (done, answer) = oneshot::channel();
+            let Some(boxed) = job.take() else { break };
+            if let Err(mpsc::error::SendError(command)) = handle
+                .commands
+                .send(RoomCommand::Job { job: boxed, done })
+                .await
+            {
+                // The room stopped before taking the job: try a fresh one.
+                if let RoomCommand::Job { job: boxed, .. } = command {
+                    job = Some(boxed);
+                }
+                self.forget(name, handle.id);
+                continue;
+            }
+            return match answer.await {
+                Ok(Ok(())) => result_rx.await.map_err(|_| JobError::Panicked),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(JobError::Join(JoinError::Unavailable)),
+            };
+        }
+        Err(JobError::Join(JoinError::Unavailable))
     }
 
     fn handle_for(&self, name: &str) -> RoomHandle {
@@ -349,6 +438,8 @@ struct RoomTask {
     /// [`AWARENESS_COALESCE`] so that a crowd joining or moving cursors costs each member a
     /// bounded number of frames per second, whatever its size.
     pending_awareness: Option<(AwarenessUpdate, tokio::time::Instant)>,
+    /// Whether members may edit the text now (from the hooks; always when there are none).
+    text_open: Option<watch::Receiver<bool>>,
     /// Set when the document in memory can no longer be trusted (a reload from the store
     /// failed after a refused update or a storage error): the room stops after this batch,
     /// without compacting, and the next client loads the document afresh.
@@ -359,7 +450,29 @@ struct RoomTask {
 enum Next {
     Command(RoomCommand),
     RelayAwareness,
+    /// The text just reopened to members' edits.
+    TextReopened,
+    /// The text just closed (nothing to do but keep listening).
+    TextClosed,
     Stop,
+}
+
+/// Resolves when the gate changes: [`Next::TextReopened`] or [`Next::TextClosed`]. Never
+/// resolves without a gate, or once its sender is gone.
+async fn gate_opened(gate: &mut Option<watch::Receiver<bool>>) -> Next {
+    match gate {
+        Some(gate) => {
+            if gate.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            if *gate.borrow_and_update() {
+                Next::TextReopened
+            } else {
+                Next::TextClosed
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Awareness state bytes per frame, roughly. A WebSocket connection's write buffer keeps the
@@ -404,6 +517,8 @@ struct BatchOutput {
     awareness: Vec<AwarenessUpdate>,
     /// SyncStep1 requests to answer once the deltas are durable.
     sync_requests: Vec<(ConnId, StateVector)>,
+    /// Jobs run in this batch, answered once its deltas are durable.
+    jobs: Vec<oneshot::Sender<Result<(), JobError>>>,
 }
 
 impl RoomTask {
@@ -414,7 +529,9 @@ impl RoomTask {
         inbox: mpsc::Receiver<RoomCommand>,
     ) -> RoomTask {
         let (broadcast, _) = broadcast::channel(inner.config.outbound_queue_frames);
+        let text_open = inner.hooks.as_ref().map(|hooks| hooks.text_open(&name));
         RoomTask {
+            text_open,
             name,
             id,
             inner,
@@ -427,6 +544,20 @@ impl RoomTask {
             compaction: None,
             pending_awareness: None,
             broken: false,
+        }
+    }
+
+    /// Whether connections' updates are applied now.
+    fn text_is_open(&self) -> bool {
+        self.text_open.as_ref().is_none_or(|open| *open.borrow())
+    }
+
+    /// Tells the hooks what is durably stored now.
+    fn report_stored(&self, room: &Room) {
+        if let Some(hooks) = &self.inner.hooks {
+            let state_vector =
+                manifesto_protocol::yrs::updates::encoder::Encode::encode_v1(&room.state_vector());
+            hooks.stored(&self.name, state_vector);
         }
     }
 
@@ -460,6 +591,7 @@ impl RoomTask {
             }
         };
         tracing::debug!(document = %self.name, "room loaded");
+        self.report_stored(&room);
         loop {
             let first = match self.next().await {
                 Next::Command(command) => command,
@@ -467,6 +599,11 @@ impl RoomTask {
                     self.relay_awareness();
                     continue;
                 }
+                Next::TextReopened => {
+                    self.ask_for_missing(&room);
+                    continue;
+                }
+                Next::TextClosed => continue,
                 Next::Stop => break,
             };
             let mut batch = vec![first];
@@ -498,24 +635,42 @@ impl RoomTask {
     /// time, or the server is shutting down and nobody is left.
     async fn next(&mut self) -> Next {
         let to_next = |command: Option<RoomCommand>| command.map_or(Next::Stop, Next::Command);
+        let gate = &mut self.text_open;
+        let inbox = &mut self.inbox;
         if let Some((_, due)) = &self.pending_awareness {
             let due = *due;
             return tokio::select! {
-                command = self.inbox.recv() => to_next(command),
+                command = inbox.recv() => to_next(command),
                 _ = tokio::time::sleep_until(due) => Next::RelayAwareness,
+                reopened = gate_opened(gate) => reopened,
             };
         }
         if !self.members.is_empty() {
-            return to_next(self.inbox.recv().await);
+            return tokio::select! {
+                command = inbox.recv() => to_next(command),
+                reopened = gate_opened(gate) => reopened,
+            };
         }
         if self.inner.shutdown.is_cancelled() {
-            return to_next(self.inbox.try_recv().ok());
+            return to_next(inbox.try_recv().ok());
         }
         tokio::select! {
-            command = self.inbox.recv() => to_next(command),
+            command = inbox.recv() => to_next(command),
             _ = tokio::time::sleep(self.inner.config.room_idle) => Next::Stop,
-            _ = self.inner.shutdown.cancelled() => to_next(self.inbox.try_recv().ok()),
+            _ = self.inner.shutdown.cancelled() => to_next(inbox.try_recv().ok()),
         }
+    }
+
+    /// Asks every member for what it has that the document lacks: after the text reopens,
+    /// edits a client made while it was frozen (dropped then) would otherwise keep its later
+    /// edits waiting for them. y-websocket clients answer a SyncStep1 at any time.
+    fn ask_for_missing(&self, room: &Room) {
+        let frame = Bytes::from(encode_sync_step1(&room.state_vector()));
+        // No receivers is fine.
+        let _ = self.broadcast.send(Arc::new(Broadcast {
+            origin: None,
+            frame,
+        }));
     }
 
     /// Adds awareness changes to those waiting to be relayed.
@@ -586,18 +741,33 @@ impl RoomTask {
                         }
                     }
                 }
+                RoomCommand::Job { job, done } => {
+                    room = self.run_job(room, job, done, &mut out).await;
+                }
             }
         }
 
         if self.broken {
+            for done in out.jobs.drain(..) {
+                let _ = done.send(Err(JobError::Join(JoinError::Unavailable)));
+            }
             return room;
+        }
+        if !out.deltas.is_empty() {
+            self.after_change(&room, &mut out);
         }
         if !out.deltas.is_empty() {
             let deltas = std::mem::take(&mut out.deltas);
             match self.persist(deltas).await {
-                Ok(stored) => self.broadcast_deltas(stored),
+                Ok(stored) => {
+                    self.broadcast_deltas(stored);
+                    self.report_stored(&room);
+                }
                 Err(e) => {
                     tracing::error!(document = %self.name, error = %e, "could not store updates");
+                    for done in out.jobs.drain(..) {
+                        let _ = done.send(Err(JobError::Store(e.to_string())));
+                    }
                     // Nothing of this batch was relayed; every member resynchronises from what
                     // is durable, and members keep their own edits to send again.
                     for state in self.members.values() {
@@ -614,6 +784,9 @@ impl RoomTask {
                     };
                 }
             }
+        }
+        for done in out.jobs.drain(..) {
+            let _ = done.send(Ok(()));
         }
         for update in out.awareness {
             self.queue_awareness(update);
@@ -678,7 +851,12 @@ impl RoomTask {
             initial.extend(awareness_frames(awareness));
         }
         let conn = member.conn;
-        if reply.send(Ok(Admission { initial, broadcast })).is_ok() {
+        let admission = Admission {
+            initial,
+            broadcast,
+            text_open: self.text_open.clone(),
+        };
+        if reply.send(Ok(admission)).is_ok() {
             self.members.insert(
                 conn,
                 MemberState {
@@ -700,6 +878,10 @@ impl RoomTask {
     ) -> Room {
         match message {
             InboundMessage::SyncStep1(state_vector) => out.sync_requests.push((conn, state_vector)),
+            InboundMessage::SyncStep2(_) | InboundMessage::Update(_) if !self.text_is_open() => {
+                // The phase froze the text: the connection's guard has told it; an update
+                // checked just before the change is dropped here.
+            }
             InboundMessage::SyncStep2(update) | InboundMessage::Update(update) => {
                 let applied =
                     std::panic::catch_unwind(AssertUnwindSafe(|| room.apply_update(update)));
@@ -781,6 +963,69 @@ impl RoomTask {
             InboundMessage::Auth => {}
         }
         room
+    }
+
+    /// Runs a server job in a transaction of its own. Its delta joins the batch's; it is
+    /// answered once the batch is durable. A panicking job's writes are undone by reloading.
+    async fn run_job(
+        &mut self,
+        mut room: Room,
+        job: JobFn,
+        done: oneshot::Sender<Result<(), JobError>>,
+        out: &mut BatchOutput,
+    ) -> Room {
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut txn = room.doc().transact_mut();
+            job(&mut txn);
+            txn.encode_update_v1()
+        }));
+        match ran {
+            Ok(delta) => {
+                if delta != crate::room::EMPTY_UPDATE_V1 {
+                    out.deltas.push((SERVER_CONN, delta));
+                }
+                out.jobs.push(done);
+            }
+            Err(_) => {
+                tracing::error!(document = %self.name, "a server job panicked; reloading the document");
+                let _ = done.send(Err(JobError::Panicked));
+                let earlier: Vec<Vec<u8>> =
+                    out.deltas.iter().map(|(_, delta)| delta.clone()).collect();
+                match self.reload(earlier).await {
+                    Some(reloaded) => room = reloaded,
+                    None => {
+                        for state in self.members.values() {
+                            state
+                                .member
+                                .close_with(CloseCode::InternalError, "document reload failed");
+                        }
+                        out.deltas.clear();
+                        self.broken = true;
+                    }
+                }
+            }
+        }
+        room
+    }
+
+    /// Lets the hooks keep the structure sound after the batch changed the document.
+    fn after_change(&self, room: &Room, out: &mut BatchOutput) {
+        let Some(hooks) = &self.inner.hooks else {
+            return;
+        };
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut txn = room.doc().transact_mut();
+            hooks.after_change(&self.name, &mut txn);
+            txn.encode_update_v1()
+        }));
+        match ran {
+            Ok(delta) if delta != crate::room::EMPTY_UPDATE_V1 => {
+                out.deltas.push((SERVER_CONN, delta))
+            }
+            Ok(_) => {}
+            // Normalising is redone after the next change; the document itself is sound.
+            Err(_) => tracing::error!(document = %self.name, "normalising the document panicked"),
+        }
     }
 
     fn close_member(&self, conn: ConnId, code: CloseCode, reason: &str) {

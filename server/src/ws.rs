@@ -179,6 +179,7 @@ async fn serve_registered(
     ));
     let mut guard = MessageGuard {
         identity,
+        text_open: joined.text_open.clone(),
         own_awareness_id: None,
         told_read_only: false,
         direct: direct_tx,
@@ -227,9 +228,12 @@ fn set_close(close: &watch::Sender<Option<CloseReason>>, reason: CloseReason) {
 /// Applies the connection's rights to its messages before the room sees them.
 struct MessageGuard {
     identity: Identity,
+    /// Whether the document's phase lets anyone edit the text now. It changes under a live
+    /// connection: a phase change turns every connection read-only in place.
+    text_open: Option<watch::Receiver<bool>>,
     /// The awareness client id this connection publishes: the first one it sent.
     own_awareness_id: Option<manifesto_protocol::yrs::block::ClientID>,
-    /// Whether `[2, 0, "read-only"]` has been sent (once per connection is enough).
+    /// Whether `[2, 0, "read-only"]` has been sent since the connection last could write.
     told_read_only: bool,
     /// This connection's direct queue.
     direct: mpsc::Sender<Bytes>,
@@ -242,10 +246,16 @@ impl MessageGuard {
         messages: Vec<InboundMessage>,
     ) -> Result<Vec<InboundMessage>, CloseReason> {
         let mut allowed = Vec::with_capacity(messages.len());
+        let can_write =
+            self.identity.can_write && self.text_open.as_ref().is_none_or(|open| *open.borrow());
+        if can_write {
+            // Frozen again later, the connection is told again.
+            self.told_read_only = false;
+        }
         for message in messages {
             match message {
                 InboundMessage::SyncStep2(update) | InboundMessage::Update(update)
-                    if !self.identity.can_write =>
+                    if !can_write =>
                 {
                     // Tell a vanilla client once, and only when it tried to change something
                     // (its answer to our SyncStep1 is often empty).

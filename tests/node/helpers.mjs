@@ -1,6 +1,6 @@
 // Helpers for the Node interoperability test: run the real `manifesto` binary, create
-// accounts through its HTTP API, connect the unmodified `y-websocket` client to it with an
-// API token, and poll (never sleep) for conditions.
+// accounts and documents through its HTTP API, connect the unmodified `y-websocket` client
+// to it with an API token, and poll (never sleep) for conditions.
 
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -201,6 +201,42 @@ export async function api (server, method, path, { body, cookie, expect } = {}) 
       `\n--- server stderr (tail) ---\n${server.tail()}`)
   }
   return { status: res.status, headers: res.headers, body: parsed }
+}
+
+/**
+ * Creates the document `id` (its live path is `/ws/<id>`: the server refuses an upgrade to a
+ * document that does not exist with 404 `document_not_found`), as the secretariat: with the
+ * session `cookie` given, or else as the `ADMIN` account, logged in once per `Server`. `title`
+ * defaults to the id; `startWith` is 'empty' (default), 'template' or 'markdown' (then with
+ * `markdown`, the draft to import). Resolves to the document as the server describes it;
+ * throws with the server's answer unless it is 201 Created.
+ */
+export async function createDocument (server, id, { title = id, startWith = 'empty', markdown, cookie } = {}) {
+  const body = { id, title, start_with: startWith, ...(markdown === undefined ? {} : { markdown }) }
+  const res = await api(server, 'POST', '/api/documents', {
+    body,
+    cookie: cookie ?? await adminSession(server),
+    expect: 201
+  })
+  if (res.body?.id !== id) {
+    throw new Error(`POST /api/documents ${id}: the server answered ${JSON.stringify(res.body)}`)
+  }
+  return res.body
+}
+
+/** Per `Server`: a promise of the `ADMIN` account's session cookie. */
+const adminSessions = new WeakMap()
+
+/** The `ADMIN` account's session cookie on `server`, logged in on first use. */
+function adminSession (server) {
+  let session = adminSessions.get(server)
+  if (!session) {
+    session = login(server, ADMIN.email, ADMIN.password)
+    // A failed login is not kept: the next call tries again.
+    session.catch(() => adminSessions.delete(server))
+    adminSessions.set(server, session)
+  }
+  return session
 }
 
 /** The `manifesto_session=...` pair (what a `Cookie` header carries) set by `res`. */

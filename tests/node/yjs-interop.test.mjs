@@ -10,13 +10,18 @@
 // secretariat account (created from MANIFESTO_ADMIN_* on the empty data directory), invites
 // three delegates and an observer the way people join, and gives each an API token; every
 // provider connects with one (`?token=`, y-websocket's `params`).
+//
+// Documents are records: the server refuses an upgrade to a document that does not exist
+// (404 `document_not_found`), so each test first creates its documents as the secretariat
+// (`createDocument`, empty), and test 8 checks that refusal.
 
 import { describe, before, after, afterEach, test } from 'node:test'
 import assert from 'node:assert/strict'
 import util from 'node:util'
 import {
   Server, Clients, waitFor, waitSynced, makeDataDir, removeDir, serverBinary, Y, WebSocket,
-  ADMIN, login, createAccount, tryUpgrade, openRawSocket, updateFrame, varUint, redactToken
+  ADMIN, login, createAccount, createDocument, tryUpgrade, openRawSocket, updateFrame, varUint,
+  redactToken
 } from './helpers.mjs'
 
 const TEST_TIMEOUT_MS = 15_000
@@ -24,19 +29,45 @@ const TEST_TIMEOUT_MS = 15_000
 // (y-protocols `outdatedTimeout`); a removal within this bound must come from the server.
 const AWARENESS_REMOVAL_BOUND_MS = 5_000
 
-/** Plain description of a document's shared types, for equality checks and failure messages. */
+/**
+ * A block id the server gives each heading and paragraph of the `prosemirror` fragment
+ * (ARCHITECTURE.md, "Text structure"): `s-` or `p-` and 10 lowercase base32 characters.
+ */
+const BLOCK_ID = /^[sp]-[a-z2-7]{10}$/
+
+/** `xml` without the server's ` id="…"` block attributes. */
+function withoutIds (xml) {
+  return xml.replace(/ id="[^"]*"/g, '')
+}
+
+/**
+ * Plain description of a document's shared types, for equality checks and failure messages.
+ * The server writes an `id` attribute into every top-level block of the `prosemirror`
+ * fragment; `fragment`, `fragmentJSON` and `paragraphs` leave it out, so that they show what
+ * the clients wrote, and `ids` lists the blocks' ids in order (null for a block without one).
+ */
 function contents (doc) {
   const fragment = doc.getXmlFragment('prosemirror')
   return {
     text: doc.getText('t').toString(),
-    fragment: fragment.toString(),
-    fragmentJSON: fragment.toJSON(),
-    paragraphs: fragment.toArray().map((el) => ({
-      name: el.nodeName,
-      attributes: el.getAttributes(),
-      deltas: el.toArray().map((child) => child.toDelta())
-    }))
+    fragment: withoutIds(fragment.toString()),
+    fragmentJSON: withoutIds(fragment.toJSON()),
+    paragraphs: fragment.toArray().map((el) => {
+      const { id: _id, ...attributes } = el.getAttributes()
+      return {
+        name: el.nodeName,
+        attributes,
+        deltas: el.toArray().map((child) => child.toDelta())
+      }
+    }),
+    ids: fragment.toArray().map((el) => el.getAttribute('id') ?? null)
   }
+}
+
+/** Whether every block of `doc`'s `prosemirror` fragment has a well-formed id, none twice. */
+function hasBlockIds (doc) {
+  const { ids } = contents(doc)
+  return ids.every((id) => id !== null && BLOCK_ID.test(id)) && new Set(ids).size === ids.length
 }
 
 /** A `paragraph` element holding one XmlText made of `[text, attributes]` pieces. */
@@ -114,8 +145,10 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
 
   test('1. two providers co-edit a Y.Text and a Y.XmlFragment concurrently and converge', { timeout: TEST_TIMEOUT_MS }, async () => {
     // Expect: both docs end with identical Text and XmlFragment (toString/toJSON/deltas),
-    // holding both people's edits, with the bold formatting intact.
+    // holding both people's edits, with the bold formatting intact, and the same paragraph
+    // ids, which the server added (two distinct, well-formed ones).
     const room = 'interop-coedit'
+    await createDocument(server, room, { title: 'Interop: co-editing' })
     const a = clients.connect(server.wsUrl, room, 'A1', { token: alice.token })
     const b = clients.connect(server.wsUrl, room, 'B1', { token: bob.token })
     await waitSynced(a.provider)
@@ -172,7 +205,9 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
       const ps = contents(doc).paragraphs
       return util.isDeepStrictEqual(ps, [aliceParagraph, bobParagraph]) || util.isDeepStrictEqual(ps, [bobParagraph, aliceParagraph])
     }
-    await waitFor(() => isDone(a.doc) && isDone(b.doc), 5000,
+    // The server gives each paragraph its id; both providers get the same ones.
+    const sameIds = () => hasBlockIds(a.doc) && util.isDeepStrictEqual(contents(a.doc).ids, contents(b.doc).ids)
+    await waitFor(() => isDone(a.doc) && isDone(b.doc) && sameIds(), 5000,
       () => `formatted XmlFragment: A=${fa.toString()} B=${fb.toString()}${serverLog()}`)
 
     const ca = contents(a.doc)
@@ -182,6 +217,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     assert.ok(ca.fragment.includes('<paragraph align="left"><bold>Alice</bold> says <bold>hello</bold></paragraph>'), ca.fragment)
     assert.ok(ca.fragment.includes('<paragraph>Bob says <bold>goodbye</bold>!</paragraph>'), ca.fragment)
     assert.equal(ca.fragmentJSON, ca.fragment)
+    assert.equal(ca.ids.length, 2, `block ids ${JSON.stringify(ca.ids)}`)
     coedited = { room, contents: ca }
   })
 
@@ -197,7 +233,8 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     server = await Server.start(dataDir)
     assert.ok(Number.isInteger(server.port) && server.port > 0, `bad port ${server.port} (was ${oldPort})`)
 
-    // Carol's token was made before the restart: accounts and tokens are stored too.
+    // Carol's token was made before the restart: accounts and tokens are stored too, and so
+    // is test 1's document record (an unknown document would be refused with 404).
     const c = clients.connect(server.wsUrl, coedited.room, 'C2', { token: carol.token })
     await waitSynced(c.provider)
     // Synced means SyncStep2 from the server was applied: everything must be there already.
@@ -211,6 +248,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     // after a client whose socket drops without a goodbye), B no longer has the state within
     // 5 s, well before the client-side 30 s timeout.
     const room = 'interop-awareness'
+    await createDocument(server, room)
     const a = clients.connect(server.wsUrl, room, 'A3', { token: alice.token })
     await waitSynced(a.provider)
     a.provider.awareness.setLocalStateField('user', { name: 'Alice' })
@@ -273,6 +311,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     // Expect: B disconnects, both edit, B reconnects; both end with 'A-online base B-offline'
     // and matching XmlFragments, and a fresh provider gets the same from the server.
     const room = 'interop-offline'
+    await createDocument(server, room)
     const a = clients.connect(server.wsUrl, room, 'A4', { token: alice.token })
     const b = clients.connect(server.wsUrl, room, 'B4', { token: bob.token })
     await waitSynced(a.provider)
@@ -295,7 +334,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     await waitSynced(b.provider)
     const expected = 'A-online base B-offline'
     await waitFor(() => ta.toString() === expected && tb.toString() === expected &&
-      a.doc.getXmlFragment('prosemirror').length === 2 &&
+      a.doc.getXmlFragment('prosemirror').length === 2 && hasBlockIds(a.doc) &&
       util.isDeepStrictEqual(contents(a.doc), contents(b.doc)), 5000,
     () => `convergence after reconnect: A=${JSON.stringify(contents(a.doc))} B=${JSON.stringify(contents(b.doc))}${serverLog()}`)
     const frag = contents(a.doc).fragment
@@ -327,6 +366,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     assert.deepEqual(bad, [], 'no unknown-message complaints')
 
     // Control: the capture does see the client's complaint for an unknown type.
+    await createDocument(server, 'interop-control')
     const p = clients.connect(server.wsUrl, 'interop-control', 'control5', { token: alice.token })
     await waitSynced(p.provider)
     const before = logged.length
@@ -349,6 +389,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     // that the observer and a fresh client both receive, neither the delegate nor the fresh
     // client has the observer's content, and after a restart the stored document has none.
     const room = 'interop-observer'
+    await createDocument(server, room)
     const ownText = ' OBSERVER WAS HERE'
     const rawText = 'RAW OBSERVER FRAME ' // also matched by hasObserverContent
     const hasObserverContent = (doc) => {
@@ -444,6 +485,7 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     // origin_rejected, and with no Origin at all → 403; her valid token with a foreign
     // Origin → 403. Controls: the same cookie with the server's own Origin, and the token
     // alone, are accepted (101), so the refusals are about the Origin.
+    await createDocument(server, 'interop-upgrade')
     const url = `${server.wsUrl}/interop-upgrade`
     const cookie = await login(server, 'alice@example.org', PASSWORD)
     const evil = 'http://evil.example'
@@ -461,5 +503,43 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
       assert.equal(outcome.status, status, `${what}: HTTP ${outcome.status} ${JSON.stringify(outcome.body)}${serverLog()}`)
       if (code) assert.equal(outcome.body?.code, code, `${what}: body ${JSON.stringify(outcome.body)}`)
     }
+  })
+
+  test('8. a document that does not exist: 404 before the upgrade, and the provider never connects', { timeout: TEST_TIMEOUT_MS }, async () => {
+    // Expect: with Alice's valid token, the upgrade of /ws/interop-missing gets HTTP 404 with
+    // code document_not_found (`ws` reports it as `unexpected-response`, statusCode 404). A
+    // vanilla provider on it reports each refusal as a connection error ("Unexpected server
+    // response: 404") and retries with backoff, never connected nor synced; destroyed, it
+    // stops. Control: once the secretariat has created the document, the same upgrade is
+    // accepted (101) and a new provider syncs, so the refusal was about the document.
+    const room = 'interop-missing'
+    const url = `${server.wsUrl}/${room}?token=${encodeURIComponent(alice.token)}`
+    const refused = await tryUpgrade(url)
+    assert.equal(refused.status, 404, `upgrade of an unknown document: HTTP ${refused.status} ${JSON.stringify(refused.body)}${serverLog()}`)
+    assert.equal(refused.body?.code, 'document_not_found', `body ${JSON.stringify(refused.body)}`)
+
+    const p = clients.connect(server.wsUrl, room, 'P8', { token: alice.token })
+    const errors = []
+    const statuses = []
+    p.provider.on('connection-error', (event) => errors.push(String(event?.message ?? event)))
+    p.provider.on('status', ({ status }) => statuses.push(status))
+    // Two refusals: the provider does not give up on a 404 by itself, it backs off and retries.
+    await waitFor(() => errors.length >= 2, 5000,
+      () => `the provider to report two refused connections, got ${JSON.stringify(errors)}${serverLog()}`)
+    assert.ok(errors.every((message) => message === 'Unexpected server response: 404'), `errors: ${JSON.stringify(errors)}`)
+    assert.equal(p.provider.synced, false, 'never synced')
+    assert.equal(p.provider.wsconnected, false, 'never connected')
+    assert.ok(!statuses.includes('connected'), `statuses: ${JSON.stringify(statuses)}`)
+    assert.deepEqual(clients.receivedTypes.get('P8'), [], 'no frame received')
+    clients.destroy(p.provider)
+    assert.equal(p.provider.shouldConnect, false, 'a destroyed provider does not reconnect')
+    assert.equal(p.provider.ws, null, 'and holds no socket')
+
+    await createDocument(server, room)
+    const accepted = await tryUpgrade(url)
+    assert.equal(accepted.status, 101, `upgrade once the document exists: HTTP ${accepted.status} ${JSON.stringify(accepted.body)}${serverLog()}`)
+    const q = clients.connect(server.wsUrl, room, 'Q8', { token: alice.token })
+    await waitSynced(q.provider)
+    assert.equal(contents(q.doc).text, '', 'the new document is empty')
   })
 })

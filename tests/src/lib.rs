@@ -17,8 +17,10 @@ use manifesto_server::auth::accounts::NewUser;
 use manifesto_server::auth::password::hash_blocking;
 use manifesto_server::auth::{Accounts, Role};
 use manifesto_server::config::{Config, Durability};
+use manifesto_server::documents::{DocumentError, Documents, InitialText};
 use manifesto_server::room::Room;
 use manifesto_server::store::{SledStore, Store, StoreError, StoredDocument, SyncMode};
+use manifesto_server::text::Metadata;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpStream;
@@ -89,6 +91,8 @@ pub struct TestServer {
     pub admin: TestUser,
     /// The server's database, for tests that create accounts or look at records.
     pub db: sled::Db,
+    /// The server's document store (as wrapped by the test).
+    pub store: Arc<dyn Store>,
     /// Its data directory.
     pub data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -133,6 +137,7 @@ impl TestServer {
             .expect("open the store");
         data.store = wrap(data.store);
         let db = data.db.clone();
+        let store = data.store.clone();
         let admin = match Accounts::open(&db)
             .expect("accounts")
             .user_by_email(ADMIN_EMAIL)
@@ -164,6 +169,7 @@ impl TestServer {
             addr,
             admin,
             db,
+            store,
             data_dir: data_dir.to_path_buf(),
             stop: Some(stop),
             task: Some(task),
@@ -175,14 +181,42 @@ impl TestServer {
         self.ws_url_with_token(document, &self.admin.token)
     }
 
-    /// The WebSocket URL of document `document` with API token `token`.
+    /// The WebSocket URL of document `document` with API token `token`. The document is
+    /// created (empty, in Drafting) if it does not exist.
     pub fn ws_url_with_token(&self, document: &str, token: &str) -> String {
+        self.ensure_document(document);
         format!("ws://{}/ws/{document}?token={token}", self.addr)
     }
 
-    /// The WebSocket URL of document `document` without any credential.
+    /// The WebSocket URL of document `document` without any credential (the document is
+    /// created if needed).
     pub fn ws_url_anonymous(&self, document: &str) -> String {
+        self.ensure_document(document);
         format!("ws://{}/ws/{document}", self.addr)
+    }
+
+    /// Creates document `id` (empty, in Drafting) unless it exists or its name is invalid.
+    pub fn ensure_document(&self, id: &str) {
+        if !manifesto_server::http::is_valid_document_name(id) {
+            return;
+        }
+        let documents = Documents::open(&self.db).expect("document records");
+        if documents.exists(id).expect("read records") {
+            return;
+        }
+        match documents.create_offline(
+            &*self.store,
+            id.to_owned(),
+            Metadata {
+                title: Some(format!("Test document {id}")),
+                ..Metadata::default()
+            },
+            InitialText::Empty,
+            self.admin.id,
+        ) {
+            Ok(_) | Err(DocumentError::Exists) => {}
+            Err(e) => panic!("cannot create test document {id}: {e}"),
+        }
     }
 
     /// Creates an account with `role` (password [`TEST_PASSWORD`]) and an API token.
@@ -431,6 +465,20 @@ impl ServerProcess {
             }
         });
         Ok(ServerProcess { child, addr, token })
+    }
+
+    /// Creates document `id` (empty) in the stopped server's `data_dir` with the operator
+    /// command, once; the accounts are set up first if needed.
+    pub fn prepare_document(data_dir: &Path, id: &str) -> anyhow::Result<()> {
+        process_token(data_dir)?;
+        let listed = run_manifesto(&["document", "list"], data_dir, "")?;
+        if !listed
+            .lines()
+            .any(|line| line.split_whitespace().next() == Some(id))
+        {
+            run_manifesto(&["document", "create", "--id", id], data_dir, "")?;
+        }
+        Ok(())
     }
 
     /// The WebSocket URL of `document`, with the secretariat token.

@@ -199,8 +199,17 @@ async fn reply(request: reqwest::RequestBuilder) -> Reply {
         .iter()
         .map(|v| v.to_str().expect("ASCII cookie").to_owned())
         .collect();
-    let bytes = response.bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let streaming = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    // An event stream never ends: its status is the answer.
+    let body = if streaming {
+        Value::Null
+    } else {
+        let bytes = response.bytes().await.expect("body");
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
     Reply {
         status,
         set_cookies,
@@ -530,6 +539,49 @@ const MATRIX: &[Expected] = &[
     route("POST", "/api/invitations/preview", PUBLIC),
     route("POST", "/api/invitations/accept", [201, 201, 201, 201]),
     route("GET", "/api/audit", SECRETARIAT),
+    route("GET", "/api/documents/{id}/comments", MEMBERS),
+    route("POST", "/api/documents/{id}/comments", [401, 403, 201, 201]),
+    route(
+        "PATCH",
+        "/api/documents/{id}/comments/{comment}",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "DELETE",
+        "/api/documents/{id}/comments/{comment}",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "POST",
+        "/api/documents/{id}/comments/{comment}/resolve",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "POST",
+        "/api/documents/{id}/comments/{comment}/reopen",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "POST",
+        "/api/documents/{id}/comments/{comment}/hide",
+        SECRETARIAT,
+    ),
+    route("GET", "/api/documents", MEMBERS),
+    route("POST", "/api/documents", [401, 403, 403, 201]),
+    route("GET", "/api/documents/{id}", MEMBERS),
+    route("PATCH", "/api/documents/{id}", SECRETARIAT),
+    route("POST", "/api/documents/{id}/phase", SECRETARIAT),
+    route("GET", "/api/documents/{id}/text", MEMBERS),
+    route("GET", "/api/documents/{id}/versions", MEMBERS),
+    route("POST", "/api/documents/{id}/versions", [401, 403, 403, 201]),
+    route("GET", "/api/documents/{id}/events", MEMBERS),
+    route("GET", "/api/documents/{id}/diff", MEMBERS),
+    route("GET", "/api/documents/{id}/blocks/{block}/history", MEMBERS),
+    route(
+        "POST",
+        "/api/documents/{id}/corrections",
+        [401, 403, 403, 201],
+    ),
 ];
 
 /// One caller of the matrix.
@@ -562,6 +614,38 @@ impl Matrix<'_> {
         format!("{what}-{}@example.org", self.n_made)
     }
 
+    /// A document made from the template (once), and its first paragraph's id.
+    async fn template_document(&mut self) -> (String, String) {
+        let admin = Cred::Bearer(&self.server.admin.token);
+        let id = "matrix-template";
+        let existing = self
+            .http
+            .get(&format!("/api/documents/{id}/text"), admin)
+            .await;
+        let text = if existing.status == 200 {
+            existing.body
+        } else {
+            let created = self
+                .http
+                .post(
+                    "/api/documents",
+                    admin,
+                    json!({ "id": id, "title": "Template", "start_with": "template" }),
+                )
+                .await;
+            assert_eq!(created.status, 201, "{created:?}");
+            self.http
+                .get(&format!("/api/documents/{id}/text"), admin)
+                .await
+                .body
+        };
+        let paragraph = text["sections"][0]["paragraphs"][0]["id"]
+            .as_str()
+            .expect("a paragraph id")
+            .to_owned();
+        (id.to_owned(), paragraph)
+    }
+
     fn throwaway_session(&self, owner: &TestUser) -> (String, u64) {
         let (secret, session) = self
             .accounts
@@ -583,7 +667,67 @@ impl Matrix<'_> {
             ("GET", "/" | "/login" | "/invite" | "/healthz" | "/api/openapi.json") => {
                 call(path, None)
             }
-            ("GET", "/ws/{document}") => call("/ws/matrix", None),
+            ("GET", "/ws/{document}") => {
+                self.server.ensure_document("matrix");
+                call("/ws/matrix", None)
+            }
+            ("GET", "/api/documents") => call(path, None),
+            ("POST", "/api/documents") => call(
+                path,
+                Some(json!({ "title": "Matrix", "start_with": "template" })),
+            ),
+            (
+                "GET" | "PATCH",
+                "/api/documents/{id}"
+                | "/api/documents/{id}/text"
+                | "/api/documents/{id}/versions"
+                | "/api/documents/{id}/events",
+            )
+            | ("POST", "/api/documents/{id}/versions") => {
+                self.server.ensure_document("matrix");
+                let body = match (method, path) {
+                    ("PATCH", _) => Some(json!({ "description": "Checked by the matrix" })),
+                    ("POST", _) => Some(json!({ "name": "Matrix version" })),
+                    _ => None,
+                };
+                call(&path.replace("{id}", "matrix"), body)
+            }
+            ("GET", "/api/documents/{id}/diff") => {
+                self.server.ensure_document("matrix");
+                call("/api/documents/matrix/diff?from=1", None)
+            }
+            ("GET", "/api/documents/{id}/blocks/{block}/history") => {
+                let paragraph = self.template_document().await;
+                call(
+                    &format!(
+                        "/api/documents/{}/blocks/{}/history",
+                        paragraph.0, paragraph.1
+                    ),
+                    None,
+                )
+            }
+            ("POST", "/api/documents/{id}/corrections") => {
+                let (document, paragraph) = self.template_document().await;
+                self.n_made += 1;
+                call(
+                    &format!("/api/documents/{document}/corrections"),
+                    Some(json!({
+                        "block": paragraph,
+                        "text": [{ "text": format!("Corrected {}", self.n_made), "em": false, "strong": false }],
+                        "reason": "matrix",
+                    })),
+                )
+            }
+            ("POST", "/api/documents/{id}/phase") => {
+                // A fresh document each time, so that every allowed call is a real move.
+                self.n_made += 1;
+                let id = format!("phase-{}", self.n_made);
+                self.server.ensure_document(&id);
+                call(
+                    &format!("/api/documents/{id}/phase"),
+                    Some(json!({ "phase": "amendments" })),
+                )
+            }
             ("POST", "/api/session") => call(
                 path,
                 Some(json!({ "email": owner.email, "password": TEST_PASSWORD })),
@@ -652,6 +796,41 @@ impl Matrix<'_> {
                     Some(json!({ "token": secret, "password": TEST_PASSWORD })),
                 )
             }
+            ("GET" | "POST", "/api/documents/{id}/comments") => {
+                let (document, section) = comment_document(&self.http, self.server).await;
+                let body = (method == "POST")
+                    .then(|| json!({ "anchor": { "section": section }, "body": "Matrix" }));
+                call(&format!("/api/documents/{document}/comments"), body)
+            }
+            ("PATCH" | "DELETE", "/api/documents/{id}/comments/{comment}") => {
+                let comment = comment_by(&self.http, self.server, owner).await;
+                let body = (method == "PATCH").then(|| json!({ "body": "Edited by the matrix" }));
+                call(&comment, body)
+            }
+            ("POST", "/api/documents/{id}/comments/{comment}/resolve") => {
+                let comment = comment_by(&self.http, self.server, owner).await;
+                call(&format!("{comment}/resolve"), Some(json!({})))
+            }
+            ("POST", "/api/documents/{id}/comments/{comment}/reopen") => {
+                let comment = comment_by(&self.http, self.server, owner).await;
+                let author = comment_author(self.server, owner);
+                self.http
+                    .post(
+                        &format!("{comment}/resolve"),
+                        Cred::Bearer(&author.token),
+                        json!({}),
+                    )
+                    .await
+                    .expect(200, "");
+                call(&format!("{comment}/reopen"), Some(json!({})))
+            }
+            ("POST", "/api/documents/{id}/comments/{comment}/hide") => {
+                let comment = comment_by(&self.http, self.server, &self.server.admin).await;
+                call(
+                    &format!("{comment}/hide"),
+                    Some(json!({ "reason": "Matrix" })),
+                )
+            }
             _ => panic!("the matrix has no request for {method} {path}"),
         }
     }
@@ -695,6 +874,52 @@ impl Matrix<'_> {
             .await;
         (reply.status, reply.code().to_owned())
     }
+}
+
+/// The matrix's document for comments (made once) and its first section's id.
+async fn comment_document(http: &Http, server: &TestServer) -> (&'static str, String) {
+    let admin = Cred::Bearer(&server.admin.token);
+    let id = "matrix-comments";
+    let mut text = http.get(&format!("/api/documents/{id}/text"), admin).await;
+    if text.status != 200 {
+        let markdown = "# 1. Comments\n\nA paragraph to comment on.\n";
+        http.post(
+            "/api/documents",
+            admin,
+            json!({ "id": id, "title": "Comments", "start_with": "markdown", "markdown": markdown }),
+        )
+        .await
+        .expect(201, "");
+        text = http.get(&format!("/api/documents/{id}/text"), admin).await;
+    }
+    let section = text.body["sections"][0]["id"].as_str().expect("a section");
+    (id, section.to_owned())
+}
+
+/// Who writes the comment a call by `owner` targets: `owner`, or the secretariat for an
+/// observer (who may not write one).
+fn comment_author<'a>(server: &'a TestServer, owner: &'a TestUser) -> &'a TestUser {
+    if owner.role == Role::Observer {
+        &server.admin
+    } else {
+        owner
+    }
+}
+
+/// A fresh thread in the comments document for a call by `owner`; returns its path.
+async fn comment_by(http: &Http, server: &TestServer, owner: &TestUser) -> String {
+    let (document, section) = comment_document(http, server).await;
+    let author = comment_author(server, owner);
+    let created = http
+        .post(
+            &format!("/api/documents/{document}/comments"),
+            Cred::Bearer(&author.token),
+            json!({ "anchor": { "section": section }, "body": "Matrix" }),
+        )
+        .await
+        .expect(201, "");
+    let id = created.body["id"].as_u64().expect("comment id");
+    format!("/api/documents/{document}/comments/{id}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,7 @@ async fn sigkill_never_loses_an_update_another_client_received() {
     let document = "crash";
     let mut received_before_kills: BTreeSet<String> = BTreeSet::new();
     let mut n_sent_total = 0usize;
+    ServerProcess::prepare_document(dir.path(), document).expect("create the document");
 
     for cycle in 0..=n_cycles {
         let server = ServerProcess::spawn(dir.path(), &[]).unwrap_or_else(|e| {

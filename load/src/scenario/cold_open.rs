@@ -150,6 +150,9 @@ pub async fn run_cold_open(env: &RunEnv, args: &ColdOpenArgs) -> anyhow::Result<
     let server = env.monitor_server();
     let rss_before = server.as_ref().and_then(|m| m.rss_now_mib());
     if args.phase != ColdOpenPhase::Measure {
+        // `measure` joins the document built earlier and never creates one: a missing
+        // document must fail (404), not be measured empty.
+        env.create_document(&doc).await?;
         build(env, &url, &trace, args, &mut report).await?;
     }
     if args.phase != ColdOpenPhase::Build {

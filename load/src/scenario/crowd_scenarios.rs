@@ -192,9 +192,10 @@ pub async fn run_steady(
     let edits_per_writer = (p.rate * p.duration.as_secs_f64() * 1.1).ceil() as usize + 1;
     let scripts = plan_writer_scripts(&trace, p.writers, edits_per_writer, p.max_window_chars);
     drop(trace);
-    let doc_urls = (0..p.docs)
-        .map(|k| env.doc_url(&format!("{}-{k}", scenario.name())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut doc_urls = Vec::with_capacity(p.docs);
+    for k in 0..p.docs {
+        doc_urls.push(env.prepare_doc(&format!("{}-{k}", scenario.name())).await?);
+    }
     open_documents(env, &doc_urls).await?;
     let mut config = crowd_config(env, doc_urls, p.clients);
     config.scripts = scripts;
@@ -326,7 +327,7 @@ pub async fn run_idle(env: &RunEnv, args: &IdleArgs) -> anyhow::Result<ScenarioR
     let rss_before = baseline.as_ref().and_then(|m| m.rss_now_mib());
     let own = env.monitor_self();
     let overflows_before = procinfo::listen_overflows();
-    let doc_urls = vec![env.doc_url("idle")?];
+    let doc_urls = vec![env.prepare_doc("idle").await?];
     open_documents(env, &doc_urls).await?;
     let crowd = Crowd::start(crowd_config(env, doc_urls, args.clients));
     let synced = connect(env, &crowd, args.clients, &mut report).await;
@@ -373,7 +374,7 @@ pub async fn run_reconnect_storm(
     let mut report = env.report("reconnect-storm");
     report.param("clients", args.clients);
     let own = env.monitor_self();
-    let doc_urls = vec![env.doc_url("storm")?];
+    let doc_urls = vec![env.prepare_doc("storm").await?];
     open_documents(env, &doc_urls).await?;
     let crowd = Crowd::start(crowd_config(env, doc_urls, args.clients));
     let synced = connect(env, &crowd, args.clients, &mut report).await;

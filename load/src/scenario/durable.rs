@@ -39,7 +39,7 @@ pub async fn run_durable_throughput(
     let mut report = env.report("durable-throughput");
     report.param("window", args.window);
     report.param("duration_secs", args.duration_secs);
-    let url = env.doc_url("durable")?;
+    let url = env.prepare_doc("durable").await?;
     let trace = read_trace(&env.trace_path)?;
     let script = WriterScript {
         first_edit: 0,

@@ -12,6 +12,7 @@ pub use durable::run_durable_throughput;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::documents::DocumentCreator;
 use crate::procinfo::{Pid, ProcessMonitor};
 use crate::report::ScenarioReport;
 use crate::target::UrlTemplate;
@@ -24,6 +25,8 @@ const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
 pub struct RunEnv {
     /// Where the server is.
     pub url: UrlTemplate,
+    /// Creates each document before it is joined, for servers that need it (`--create-documents`).
+    pub documents: Option<DocumentCreator>,
     /// API tokens sent as `?token=`; connection `i` uses token `i % len` (none when empty).
     pub tokens: Vec<String>,
     /// The server's name in reports.
@@ -49,9 +52,23 @@ pub struct RunEnv {
 }
 
 impl RunEnv {
-    /// The URL of document `{prefix}-{name}`, without a token: safe to show in messages.
-    pub fn doc_url(&self, name: &str) -> anyhow::Result<String> {
-        Ok(self.url.url_for(&format!("{}-{name}", self.doc_prefix))?)
+    /// Makes sure document `{prefix}-{name}` can be joined (see [`RunEnv::create_document`])
+    /// and returns its URL, without a token: safe to show in messages.
+    pub async fn prepare_doc(&self, name: &str) -> anyhow::Result<String> {
+        let doc = format!("{}-{name}", self.doc_prefix);
+        let url = self.url.url_for(&doc)?;
+        self.create_document(&doc).await?;
+        Ok(url)
+    }
+
+    /// Creates document `doc` on the server when asked to (`--create-documents`); one that
+    /// exists already is kept. Does nothing otherwise: other servers create documents on
+    /// first connect.
+    pub async fn create_document(&self, doc: &str) -> anyhow::Result<()> {
+        if let Some(creator) = &self.documents {
+            creator.create(doc).await?;
+        }
+        Ok(())
     }
 
     /// The URL connection number `index` opens: `url` with token `index % n`, if any.
@@ -68,6 +85,9 @@ impl RunEnv {
         let mut report = ScenarioReport::new(&name, &self.label, &self.url.redacted());
         if !self.tokens.is_empty() {
             report.param("tokens", self.tokens.len());
+        }
+        if self.documents.is_some() {
+            report.param("create_documents", true);
         }
         if !self.publish_awareness {
             report.param("awareness", "off");

@@ -115,6 +115,7 @@ pub async fn update_user(
     } else if !before.active && after.active {
         auth.record(actor, "user.reactivated", target, json!({}));
     }
+    super::documents::publish_member(&state, "member.updated", &after);
     state.flush().await?;
     Ok(Json(MemberView::from(&after)))
 }
@@ -461,5 +462,6 @@ pub async fn accept_invitation(
         Some(format!("invitation:{}", invitation.id)),
         json!({ "user": user.id, "role": user.role }),
     );
+    super::documents::publish_member(&state, "member.joined", &user);
     super::account::start_session(&state, &user, &address, &headers, StatusCode::CREATED).await
 }

@@ -4,6 +4,9 @@
 
 pub mod account;
 pub mod audit;
+pub mod comments;
+pub mod documents;
+pub mod events;
 pub mod members;
 
 use serde::Serialize;
@@ -39,6 +42,36 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(members::preview_invitation))
         .routes(routes!(members::accept_invitation))
         .routes(routes!(audit::list_audit))
+        .routes(with_body_limit(
+            routes!(documents::list_documents, documents::create_document),
+            documents::MAX_IMPORT_BODY_BYTES,
+        ))
+        .routes(routes!(documents::get_document, documents::update_document))
+        .routes(routes!(documents::change_phase))
+        .routes(routes!(documents::get_text))
+        .routes(routes!(documents::list_versions, documents::create_version))
+        .routes(routes!(events::document_events))
+        .routes(routes!(comments::list_comments, comments::create_comment))
+        .routes(routes!(comments::edit_comment, comments::delete_comment))
+        .routes(routes!(comments::resolve_comment))
+        .routes(routes!(comments::reopen_comment))
+        .routes(routes!(comments::hide_comment))
+        .routes(routes!(documents::diff_versions))
+        .routes(routes!(documents::block_history))
+        .routes(routes!(documents::correct_text))
+}
+
+/// `routes` accepting request bodies of up to `max` bytes (instead of the API's default).
+fn with_body_limit(
+    routes: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+    max: usize,
+) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, router) = routes;
+    (
+        schemas,
+        paths,
+        router.layer(axum::extract::DefaultBodyLimit::max(max)),
+    )
 }
 
 /// RFC 3339 time of a unix timestamp.

@@ -18,10 +18,13 @@
 //! paragraphs 3.1, 3.2…; preamble and closing paragraphs are unnumbered.
 //!
 //! This module reads and writes that structure ([`read_manuscript`], [`write_manuscript`]),
-//! keeps ids unique ([`normalize_ids`]) and imports Markdown drafts ([`import_markdown`]). It
-//! knows nothing of rooms, storage or HTTP, and trusts nothing in the document: any writer can
-//! put anything there.
+//! keeps ids unique ([`normalize_ids`]), imports Markdown drafts ([`import_markdown`]), compares
+//! versions by words ([`diff_manuscripts`]) and edits one block minimally
+//! ([`set_paragraph_text`]). It knows nothing of rooms, storage or HTTP, and trusts nothing in
+//! the document: any writer can put anything there.
 
+mod diff;
+mod edit;
 mod ids;
 mod markdown;
 mod model;
@@ -31,6 +34,14 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use diff::{
+    change_share, diff_manuscripts, diff_words, ChangeCounts, ChangeKind, DiffKind, DiffOp,
+    ManuscriptDiff, ParagraphChange, SectionChange,
+};
+pub use edit::{
+    merge_three_way, merge_three_way_rich, set_paragraph_text, EditError, EditOutcome,
+    MergeConflict,
+};
 pub use ids::{normalize_ids, IdChanges, IdIssuer, IdKind};
 pub use markdown::{
     import_markdown, ImportError, MAX_FRONT_MATTER_BYTES, MAX_IMPORT_BYTES, MAX_PARAGRAPHS,
