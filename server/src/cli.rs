@@ -341,11 +341,11 @@ fn document_command(command: DocumentCommand) -> anyhow::Result<()> {
                         .with_context(|| format!("cannot read {}", path.display()))?;
                     let draft = crate::text::import_markdown(&source)
                         .with_context(|| format!("cannot import {}", path.display()))?;
-                    (draft.metadata.clone(), InitialText::Draft(draft))
+                    (draft.metadata.clone(), InitialText::Draft(Box::new(draft)))
                 }
                 (None, true) => (
                     crate::text::Metadata::default(),
-                    InitialText::Draft(crate::demo::template(language.as_deref())),
+                    InitialText::Draft(Box::new(crate::demo::template(language.as_deref()))),
                 ),
                 (None, false) => (crate::text::Metadata::default(), InitialText::Empty),
             };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use futures_util::StreamExt;
 use manifesto_server::auth::Role;
-use manifesto_tests::{stored_document, TestClient, TestServer};
+use manifesto_tests::{TestClient, TestServer};
 use serde_json::{json, Value};
 use yrs::types::xml::XmlOut;
 use yrs::types::xml::{XmlDeltaPrelim, XmlIn};
@@ -605,7 +605,7 @@ async fn a_passed_deadline_freezes_the_text_and_is_announced() {
     let changed = events
         .next_of("deadline.changed", Duration::from_secs(1))
         .await;
-    assert_eq!(changed.data["data"]["deadline"].as_str().is_some(), true);
+    assert!(changed.data["data"]["deadline"].as_str().is_some());
     let passed = events
         .next_of("phase.deadline_passed", Duration::from_secs(5))
         .await;
@@ -696,7 +696,6 @@ async fn unknown_documents_are_refused_and_the_demo_is_seeded_once() {
     let api = Api::new(&server, &server.admin.token);
     let (_, list) = api.get("/api/documents").await;
     assert_eq!(list.as_array().expect("list").len(), 2);
-    assert!(stored_document(&server.data_dir, "demo-en").is_err() || true);
     server.stop().await;
 }
 

@@ -222,7 +222,7 @@ pub async fn create_document(
         StartWith::Empty => (Metadata::default(), InitialText::Empty),
         StartWith::Template => (
             Metadata::default(),
-            InitialText::Draft(crate::demo::template(new.language.as_deref())),
+            InitialText::Draft(Box::new(crate::demo::template(new.language.as_deref()))),
         ),
         StartWith::Markdown => {
             let markdown = new.markdown.as_deref().ok_or_else(|| {
@@ -230,7 +230,7 @@ pub async fn create_document(
             })?;
             let draft =
                 import_markdown(markdown).map_err(|e| ApiError::ImportFailed(e.to_string()))?;
-            (draft.metadata.clone(), InitialText::Draft(draft))
+            (draft.metadata.clone(), InitialText::Draft(Box::new(draft)))
         }
     };
     metadata_field("title", new.title, &mut metadata.title, 300)?;

@@ -125,7 +125,7 @@ impl EventLog {
                 serde_json::to_vec(&*event).map_err(|e| sled::Error::Unsupported(e.to_string()))?;
             self.tree.insert(key(document, event.id), bytes)?;
             channel.next_id += 1;
-            if event.id > RETAINED_EVENTS && event.id % 100 == 0 {
+            if event.id > RETAINED_EVENTS && event.id.is_multiple_of(100) {
                 self.prune(document, event.id - RETAINED_EVENTS)?;
             }
             // No subscriber is fine.

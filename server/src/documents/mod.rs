@@ -109,7 +109,7 @@ pub enum InitialText {
     /// Nothing.
     Empty,
     /// A draft to write (the template, an import, the demo).
-    Draft(ManuscriptDraft),
+    Draft(Box<ManuscriptDraft>),
 }
 
 /// A failure of a document operation.
