@@ -22,7 +22,12 @@ pub async fn seed(documents: &Documents, owner: u64) -> Result<Vec<String>, Docu
             .map_err(|e| DocumentError::Invalid(format!("demo draft {id}: {e}")))?;
         let metadata = draft.metadata.clone();
         documents
-            .create(id.to_owned(), metadata, InitialText::Draft(Box::new(draft)), owner)
+            .create(
+                id.to_owned(),
+                metadata,
+                InitialText::Draft(Box::new(draft)),
+                owner,
+            )
             .await?;
         created.push(id.to_owned());
     }
