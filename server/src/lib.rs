@@ -260,6 +260,7 @@ pub async fn run_with_store(
         idle_timeout: config.idle_timeout(),
         shutdown: token.clone(),
         n_connections: std::sync::atomic::AtomicUsize::new(0),
+        tracker: tracker.clone(),
     });
     tracker.spawn(documents.clone().watch_deadlines(token.clone()));
     let app = http::router(AppState {

@@ -48,6 +48,9 @@ pub struct SocketContext {
     pub shutdown: CancellationToken,
     /// Open WebSocket connections, for health and metrics.
     pub n_connections: AtomicUsize,
+    /// Shutdown waits on it until every connection has let go of the shared state (the
+    /// rooms, the store): a connection holds one of its tokens while it does.
+    pub tracker: tokio_util::task::TaskTracker,
 }
 
 /// Who a connection belongs to and what it may do, decided at the upgrade.
@@ -73,12 +76,14 @@ pub async fn serve_socket(
     context: Arc<SocketContext>,
     auth: Arc<Auth>,
 ) {
+    let holding = context.tracker.token();
     context.n_connections.fetch_add(1, Ordering::Relaxed);
     let stream = serve_member(socket, document, identity, &context, &auth).await;
     context.n_connections.fetch_sub(1, Ordering::Relaxed);
     // Nothing shared is held while waiting for the peer: shutdown does not wait for this.
     drop(context);
     drop(auth);
+    drop(holding);
     // Wait for the peer's close frame (or its end) before the socket is dropped: dropping it
     // with unread bytes makes the kernel reset the connection, and the peer may then lose the
     // close frame and its code.

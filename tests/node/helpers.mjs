@@ -224,6 +224,49 @@ export async function createDocument (server, id, { title = id, startWith = 'emp
   return res.body
 }
 
+/**
+ * Moves the document `id` to `phase` ('drafting', 'amendments', …) as the secretariat (the
+ * session `cookie` given, or else the `ADMIN` account), with `reason` if given (the server
+ * requires one to go back). Resolves to `{ status, body }`, the document as the server then
+ * describes it on success; throws with the server's answer unless the status is `expect`.
+ */
+export async function setPhase (server, id, phase, { reason, cookie, expect = 200 } = {}) {
+  return api(server, 'POST', `/api/documents/${encodeURIComponent(id)}/phase`, {
+    body: { phase, ...(reason === undefined ? {} : { reason }) },
+    cookie: cookie ?? await adminSession(server),
+    expect
+  })
+}
+
+/** The document `id` as the server describes it (`GET /api/documents/{id}`), as the `ADMIN`. */
+export async function getDocument (server, id, { cookie } = {}) {
+  const res = await api(server, 'GET', `/api/documents/${encodeURIComponent(id)}`, {
+    cookie: cookie ?? await adminSession(server),
+    expect: 200
+  })
+  return res.body
+}
+
+/**
+ * The structured text the server holds for the document `id` (`GET /api/documents/{id}/text`,
+ * as the `ADMIN`): `{ view, paragraphs }`, `view` the server's answer and `paragraphs` a Map
+ * from each paragraph's id to its plain text (its spans joined, marks dropped).
+ */
+export async function storedText (server, id, { cookie } = {}) {
+  const res = await api(server, 'GET', `/api/documents/${encodeURIComponent(id)}/text`, {
+    cookie: cookie ?? await adminSession(server),
+    expect: 200
+  })
+  const view = res.body
+  const paragraphs = new Map()
+  for (const section of view?.sections ?? []) {
+    for (const p of section.paragraphs ?? []) {
+      paragraphs.set(p.id, (p.text ?? []).map((span) => span.text).join(''))
+    }
+  }
+  return { view, paragraphs }
+}
+
 /** Per `Server`: a promise of the `ADMIN` account's session cookie. */
 const adminSessions = new WeakMap()
 

@@ -4,7 +4,8 @@
 // Run: npm ci && MANIFESTO_BIN=/path/to/manifesto npm test
 //
 // The tests run in order and share one server (and its data directory): test 2 restarts the
-// server on the data written in test 1, test 6 on the data written in test 6.
+// server on the data written in test 1, test 6 on the data written in test 6, test 9 on the
+// data written in test 9.
 //
 // The server only accepts authenticated connections. `before` logs in as the first
 // secretariat account (created from MANIFESTO_ADMIN_* on the empty data directory), invites
@@ -13,7 +14,7 @@
 //
 // Documents are records: the server refuses an upgrade to a document that does not exist
 // (404 `document_not_found`), so each test first creates its documents as the secretariat
-// (`createDocument`, empty), and test 8 checks that refusal.
+// (`createDocument`, empty unless it says otherwise), and test 8 checks that refusal.
 
 import { describe, before, after, afterEach, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -21,13 +22,15 @@ import util from 'node:util'
 import {
   Server, Clients, waitFor, waitSynced, makeDataDir, removeDir, serverBinary, Y, WebSocket,
   ADMIN, login, createAccount, createDocument, tryUpgrade, openRawSocket, updateFrame, varUint,
-  redactToken
+  redactToken, setPhase, getDocument, storedText
 } from './helpers.mjs'
 
 const TEST_TIMEOUT_MS = 15_000
 // The client drops remote awareness states only after 30 s without an update
 // (y-protocols `outdatedTimeout`); a removal within this bound must come from the server.
 const AWARENESS_REMOVAL_BOUND_MS = 5_000
+// How long another client is watched for an edit that must never reach it.
+const NEVER_SEEN_WINDOW_MS = 1_000
 
 /**
  * A block id the server gives each heading and paragraph of the `prosemirror` fragment
@@ -541,5 +544,172 @@ describe('Manifesto server ⟷ yjs / y-websocket (unmodified npm packages)', { c
     const q = clients.connect(server.wsUrl, room, 'Q8', { token: alice.token })
     await waitSynced(q.provider)
     assert.equal(contents(q.doc).text, '', 'the new document is empty')
+  })
+  test('9. phase transitions: in Amendments a delegate\'s live edit through the npm provider never reaches another client nor the store; in Drafting it does', { timeout: 2 * TEST_TIMEOUT_MS }, async () => {
+    // Expect, with two delegates' providers A and B on a template document, A's socket never
+    // replaced: in Drafting, A's edit of a paragraph reaches B and the stored text. Moved to
+    // Amendments (POST …/phase as the secretariat), A's next edit on the same connection gets
+    // one [2, 0, "read-only"] (y-websocket's "Permission denied" warning) and nothing more:
+    // B receives no document update within 1 s after that answer, the text the server holds
+    // (GET …/text, state vector included) is unchanged, and A and B stay connected. Going
+    // back to Drafting needs a reason (409 reason_required without one); then the server's
+    // SyncStep1 brings A's frozen edit into the text (as README.md says) and A's next edit
+    // reaches B and the store again. Frozen once more, A's edit is refused again (a second
+    // auth message), and after a SIGTERM restart the document is still in Amendments, its
+    // stored text has none of it, and a fresh third provider gets exactly what B had.
+    const room = 'interop-phases'
+    await createDocument(server, room, { title: 'Interop: phases', startWith: 'template' })
+    const a = clients.connect(server.wsUrl, room, 'A9', { token: alice.token })
+    const b = clients.connect(server.wsUrl, room, 'B9', { token: bob.token })
+    await waitSynced(a.provider)
+    await waitSynced(b.provider)
+    const socketOfA = a.provider.ws
+    const socketOfB = b.provider.ws
+    const statuses = []
+    for (const { provider } of [a, b]) provider.on('status', ({ status }) => statuses.push(`${provider.name}: ${status}`))
+    /** A and B are still on the sockets they opened first: no close, no reconnect. */
+    const sameConnections = (when) => {
+      assert.equal(a.provider.wsconnected, true, `${when}: A is still connected${serverLog()}`)
+      assert.equal(b.provider.wsconnected, true, `${when}: B is still connected${serverLog()}`)
+      assert.equal(a.provider.ws, socketOfA, `${when}: A still uses its first socket`)
+      assert.equal(b.provider.ws, socketOfB, `${when}: B still uses its first socket`)
+      assert.equal(socketOfA.readyState, WebSocket.OPEN, `${when}: A's socket is open`)
+      assert.deepEqual(statuses, [], `${when}: no status change of A or B`)
+    }
+    const authMessagesOfA = () => clients.receivedTypes.get('A9').filter((type) => type === 2).length
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+    // The template's first paragraph with text, the same element (same id) in every doc.
+    const paragraphs = (doc) => doc.getXmlFragment('prosemirror').toArray()
+      .filter((el) => el instanceof Y.XmlElement && el.nodeName === 'paragraph')
+    const target = paragraphs(a.doc).find((el) => el.get(0) instanceof Y.XmlText && el.get(0).length > 0)
+    assert.ok(target, `a paragraph with text in the template: ${contents(a.doc).fragment}`)
+    const pid = target.getAttribute('id')
+    assert.match(pid, BLOCK_ID)
+    const textOf = (doc) => paragraphs(doc).find((el) => el.getAttribute('id') === pid)?.get(0)
+    /** The paragraph's plain text in `doc`, marks dropped (null if it has no such paragraph). */
+    const plain = (doc) => textOf(doc)?.toDelta().map((d) => d.insert).join('') ?? null
+    const ta = textOf(a.doc)
+    const original = plain(a.doc)
+    assert.equal(plain(b.doc), original, 'B has the template paragraph too')
+    let lastStored
+    const stored = async () => (lastStored = (await storedText(server, room)).paragraphs.get(pid))
+    assert.equal(await stored(), original, `the stored paragraph ${pid}${serverLog()}`)
+    const doc0 = await getDocument(server, room)
+    assert.deepEqual([doc0.phase, doc0.text_open], ['drafting', true], 'a new document is in Drafting')
+
+    /** State vectors as Maps: the server's (base64 from GET …/text) and a Y.Doc's. */
+    const serverStateVector = async () => Y.decodeStateVector(Buffer.from((await storedText(server, room)).view.state_vector, 'base64'))
+    const stateVector = (doc) => Y.decodeStateVector(Y.encodeStateVector(doc))
+    const showSV = (sv) => JSON.stringify([...sv].sort(([x], [y]) => x - y))
+
+    // Drafting: the edit is live.
+    const DRAFTED = ' [drafted live]'
+    ta.insert(ta.length, DRAFTED, {})
+    const drafted = original + DRAFTED
+    await waitFor(() => plain(b.doc) === drafted, 5000,
+      () => `B to get A's Drafting edit, has ${JSON.stringify(plain(b.doc))}${serverLog()}`)
+    await waitFor(async () => (await stored()) === drafted, 5000,
+      () => `the store to hold A's Drafting edit, has ${JSON.stringify(lastStored)}${serverLog()}`)
+
+    // Amendments: the same connection is now read-only.
+    const amendments = await setPhase(server, room, 'amendments')
+    assert.deepEqual([amendments.body.phase, amendments.body.text_open], ['amendments', false], JSON.stringify(amendments.body))
+    const svBeforeFreeze = await serverStateVector()
+    const FROZEN = ' [typed while frozen]'
+    const AGAIN = ' [typed while frozen again]'
+    const hasFrozenText = (text) => text.includes('while frozen')
+
+    // y-websocket's only reaction to [2, 0, reason] is console.warn("Permission denied to
+    // access <url>.\n<reason>"), with the token in the url: captured, not printed.
+    let warnedFrom = logged.length
+    const readOnlyWarnings = () => logged.slice(warnedFrom).filter(({ level, message }) =>
+      level === 'warn' && message.startsWith('Permission denied to access ') && message.includes(`/${room}?`))
+    const othersLogged = () => logged.slice(warnedFrom).filter((entry) => !readOnlyWarnings().includes(entry))
+    let updatesOfB = []
+    b.doc.on('update', (update) => updatesOfB.push(update))
+    echo = false
+    try {
+      ta.insert(ta.length, FROZEN, {})
+      assert.equal(plain(a.doc), drafted + FROZEN, 'the edit is in A\'s own document')
+      // The warning means the server has read A's update (it answers an edit it drops).
+      await waitFor(() => readOnlyWarnings().length > 0, 5000,
+        () => `y-websocket to log the server's read-only message; logged ${JSON.stringify(logged.slice(warnedFrom))}; ` +
+          `B got ${updatesOfB.length} update(s), has ${JSON.stringify(plain(b.doc))}${serverLog()}`)
+      await sleep(NEVER_SEEN_WINDOW_MS)
+      assert.equal(updatesOfB.length, 0, `B received no document update while frozen; B has ${JSON.stringify(plain(b.doc))}${serverLog()}`)
+      assert.equal(plain(b.doc), drafted, 'B does not have the frozen edit')
+      const frozenView = await storedText(server, room)
+      assert.equal(frozenView.paragraphs.get(pid), drafted, `the stored paragraph while frozen${serverLog()}`)
+      assert.ok(!hasFrozenText(JSON.stringify(frozenView.view)), 'no frozen edit anywhere in the stored text')
+      const svFrozen = await serverStateVector()
+      assert.equal(showSV(svFrozen), showSV(svBeforeFreeze), 'the server\'s state vector did not move')
+      assert.equal(showSV(svFrozen), showSV(stateVector(b.doc)), 'the server holds what B holds')
+      assert.ok(stateVector(a.doc).get(a.doc.clientID) > (svFrozen.get(a.doc.clientID) ?? 0),
+        `A has updates the server does not: A ${showSV(stateVector(a.doc))}, server ${showSV(svFrozen)}`)
+      sameConnections('frozen')
+      assert.equal(authMessagesOfA(), 1, 'A got one auth message')
+      assert.equal(readOnlyWarnings().length, 1, 'y-websocket warned once')
+      assert.ok(readOnlyWarnings()[0].message.endsWith('.\nread-only'), `warning: ${redactToken(readOnlyWarnings()[0].message)}`)
+      assert.deepEqual(othersLogged(), [], 'nothing else was logged (and not printed) meanwhile')
+    } finally {
+      echo = true
+    }
+
+    // Back to Drafting: only with a reason.
+    const refused = await setPhase(server, room, 'drafting', { expect: 409 })
+    assert.equal(refused.body?.code, 'reason_required', JSON.stringify(refused.body))
+    const reopened = await setPhase(server, room, 'drafting', { reason: 'Interop test: reopening the text' })
+    assert.deepEqual([reopened.body.phase, reopened.body.text_open], ['drafting', true], JSON.stringify(reopened.body))
+    // The server's SyncStep1 gets A's frozen edit from A: it joins the text, as an offline
+    // edit would, and then A's new edit on the same connection is live again.
+    await waitFor(() => plain(b.doc) === drafted + FROZEN, 5000,
+      () => `B to get the frozen edit once the text reopened, has ${JSON.stringify(plain(b.doc))}${serverLog()}`)
+    const REOPENED = ' [after reopening]'
+    ta.insert(ta.length, REOPENED, {})
+    const reopenedText = drafted + FROZEN + REOPENED
+    await waitFor(() => plain(b.doc) === reopenedText, 5000,
+      () => `B to get A's edit after reopening, has ${JSON.stringify(plain(b.doc))}${serverLog()}`)
+    await waitFor(async () => (await stored()) === reopenedText, 5000,
+      () => `the store to hold A's edit after reopening, has ${JSON.stringify(lastStored)}${serverLog()}`)
+    assert.deepEqual(contents(b.doc), contents(a.doc), 'A and B hold the same document')
+    sameConnections('reopened')
+    assert.equal(authMessagesOfA(), 1, 'no further auth message while writable')
+
+    // Frozen again: refused again, told again, and the store keeps none of it across a restart.
+    await setPhase(server, room, 'amendments')
+    warnedFrom = logged.length
+    updatesOfB = []
+    echo = false
+    try {
+      ta.insert(ta.length, AGAIN, {})
+      await waitFor(() => readOnlyWarnings().length > 0, 5000,
+        () => `y-websocket to log the second read-only message; logged ${JSON.stringify(logged.slice(warnedFrom))}; ` +
+          `B got ${updatesOfB.length} update(s), has ${JSON.stringify(plain(b.doc))}${serverLog()}`)
+      await sleep(NEVER_SEEN_WINDOW_MS)
+      assert.equal(updatesOfB.length, 0, `B received no document update while frozen again; B has ${JSON.stringify(plain(b.doc))}${serverLog()}`)
+      assert.equal(plain(b.doc), reopenedText)
+      assert.equal(await stored(), reopenedText, `the stored paragraph while frozen again${serverLog()}`)
+      sameConnections('frozen again')
+      assert.equal(authMessagesOfA(), 2, 'A was told again')
+      assert.equal(readOnlyWarnings().length, 1)
+      assert.deepEqual(othersLogged(), [], 'nothing else was logged (and not printed) meanwhile')
+    } finally {
+      echo = true
+    }
+    const expected = contents(b.doc)
+    clients.destroyAll()
+    const { code, signal } = await server.stop()
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, `server exit on SIGTERM${serverLog()}`)
+    server = await Server.start(dataDir)
+    const restarted = await getDocument(server, room)
+    assert.deepEqual([restarted.phase, restarted.text_open], ['amendments', false], 'still in Amendments after the restart')
+    const afterRestart = await storedText(server, room)
+    assert.equal(afterRestart.paragraphs.get(pid), reopenedText, `the stored paragraph after the restart${serverLog()}`)
+    assert.ok(!JSON.stringify(afterRestart.view).includes(AGAIN.trim()), 'the second frozen edit is not stored')
+    const c = clients.connect(server.wsUrl, room, 'C9', { token: carol.token })
+    await waitSynced(c.provider)
+    assert.equal(plain(c.doc), reopenedText, `a fresh provider after the restart${serverLog()}`)
+    assert.deepEqual(contents(c.doc), expected, 'the fresh provider gets exactly what B had')
   })
 })
