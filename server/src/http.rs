@@ -63,6 +63,18 @@ pub enum ApiError {
     /// The text could not be imported.
     #[error("{0}")]
     ImportFailed(String),
+    /// No amendment with this number.
+    #[error("no such amendment")]
+    AmendmentNotFound,
+    /// The amendment's status does not allow this.
+    #[error("{0}")]
+    AmendmentStatus(String),
+    /// Screening needs more supporters.
+    #[error("{0}")]
+    NotEnoughSupporters(String),
+    /// The amendment cannot be merged into the paragraph as it is now.
+    #[error("{0}")]
+    Conflict(String),
     /// No heading or paragraph with this id.
     #[error("no heading or paragraph with id {0} in the current text")]
     BlockNotFound(String),
@@ -83,6 +95,21 @@ pub enum ApiError {
     /// The comment was hidden by the secretariat.
     #[error("this comment has been hidden by the secretariat")]
     CommentHidden,
+    /// No ballot with this id in the document.
+    #[error("no such ballot in this document")]
+    BallotNotFound,
+    /// The ballot is closed (or its deadline has passed): no more votes.
+    #[error("this ballot is closed")]
+    BallotClosed,
+    /// The ballot is still open: its votes are counted when it closes.
+    #[error("this ballot is still open: its votes are counted when it closes")]
+    BallotStillOpen,
+    /// Another ballot on the same subject is open.
+    #[error("an open ballot on this subject already exists; close it first")]
+    BallotSubjectBusy,
+    /// The person is not among the ballot's eligible voters.
+    #[error("you are not among this ballot's eligible voters")]
+    NotEligible,
     /// The person may not do this to this record (someone else's comment).
     #[error("{0}")]
     NotAllowed(String),
@@ -183,9 +210,18 @@ impl ApiError {
             ApiError::BlockNotFound(_) => "block_not_found",
             ApiError::CommentsClosed => "comments_closed",
             ApiError::CommentNotFound => "comment_not_found",
+            ApiError::AmendmentNotFound => "amendment_not_found",
+            ApiError::AmendmentStatus(_) => "amendment_status",
+            ApiError::NotEnoughSupporters(_) => "not_enough_supporters",
+            ApiError::Conflict(_) => "conflict",
             ApiError::InvalidAnchor(_) => "invalid_anchor",
             ApiError::CommentDeleted => "comment_deleted",
             ApiError::CommentHidden => "comment_hidden",
+            ApiError::BallotNotFound => "ballot_not_found",
+            ApiError::BallotClosed => "ballot_closed",
+            ApiError::BallotStillOpen => "ballot_open",
+            ApiError::BallotSubjectBusy => "ballot_subject_busy",
+            ApiError::NotEligible => "not_eligible",
             ApiError::NotAllowed(_) => "forbidden",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unauthenticated => "unauthenticated",
@@ -231,7 +267,15 @@ impl ApiError {
             ApiError::CommentsClosed | ApiError::CommentDeleted | ApiError::CommentHidden => {
                 StatusCode::CONFLICT
             }
-            ApiError::CommentNotFound => StatusCode::NOT_FOUND,
+            ApiError::CommentNotFound | ApiError::AmendmentNotFound => StatusCode::NOT_FOUND,
+            ApiError::AmendmentStatus(_)
+            | ApiError::NotEnoughSupporters(_)
+            | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BallotNotFound => StatusCode::NOT_FOUND,
+            ApiError::BallotClosed | ApiError::BallotStillOpen | ApiError::BallotSubjectBusy => {
+                StatusCode::CONFLICT
+            }
+            ApiError::NotEligible => StatusCode::FORBIDDEN,
             ApiError::InvalidAnchor(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -632,7 +676,8 @@ async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next)
         (name = "audit", description = "The audit log (secretariat)"),
         (name = "live", description = "The live document channel and health"),
         (name = "documents", description = "Documents, phases, text and versions"),
-        (name = "comments", description = "Comments anchored in the text")
+        (name = "comments", description = "Comments anchored in the text"),
+        (name = "amendments", description = "Amendments: tabling, support, screening, application")
     )
 )]
 struct ApiDoc;

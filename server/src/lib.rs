@@ -263,7 +263,12 @@ pub async fn run_with_store(
         tracker: tracker.clone(),
     });
     tracker.spawn(documents.clone().watch_deadlines(token.clone()));
-    let app = http::router(AppState {
+    tracker.spawn(
+        documents
+            .clone()
+            .watch_ballot_deadlines(auth.clone(), token.clone()),
+    );
+    let state = AppState {
         sockets: sockets.clone(),
         auth: auth.clone(),
         documents: documents.clone(),
@@ -274,7 +279,12 @@ pub async fn run_with_store(
         }),
         flusher,
         openapi: Default::default(),
-    });
+    };
+    tracker.spawn(api::amendments::follow_ballots(
+        state.clone(),
+        token.clone(),
+    ));
+    let app = http::router(state);
     tracker.spawn(housekeeping(auth.clone(), token.clone()));
     drop(auth);
 

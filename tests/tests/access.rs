@@ -576,12 +576,65 @@ const MATRIX: &[Expected] = &[
     route("POST", "/api/documents/{id}/versions", [401, 403, 403, 201]),
     route("GET", "/api/documents/{id}/events", MEMBERS),
     route("GET", "/api/documents/{id}/diff", MEMBERS),
+    route("GET", "/api/documents/{id}/amendments", MEMBERS),
+    route(
+        "POST",
+        "/api/documents/{id}/amendments",
+        [401, 403, 201, 201],
+    ),
+    route("GET", "/api/documents/{id}/amendments/{amendment}", MEMBERS),
+    route(
+        "PATCH",
+        "/api/documents/{id}/amendments/{amendment}",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "POST",
+        "/api/documents/{id}/amendments/{amendment}/support",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "DELETE",
+        "/api/documents/{id}/amendments/{amendment}/support",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "POST",
+        "/api/documents/{id}/amendments/{amendment}/withdraw",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "POST",
+        "/api/documents/{id}/amendments/{amendment}/screen",
+        SECRETARIAT,
+    ),
+    route("PUT", "/api/documents/{id}/amendments/order", SECRETARIAT),
     route("GET", "/api/documents/{id}/blocks/{block}/history", MEMBERS),
     route(
         "POST",
         "/api/documents/{id}/corrections",
         [401, 403, 403, 201],
     ),
+    route("GET", "/api/documents/{id}/ballots", MEMBERS),
+    route("POST", "/api/documents/{id}/ballots", [401, 403, 403, 201]),
+    route("GET", "/api/documents/{id}/ballots/{ballot}", MEMBERS),
+    // The matrix's ballots let the secretariat vote (`secretariat_votes`).
+    route(
+        "PUT",
+        "/api/documents/{id}/ballots/{ballot}/vote",
+        [401, 403, 200, 200],
+    ),
+    route(
+        "POST",
+        "/api/documents/{id}/ballots/{ballot}/close",
+        SECRETARIAT,
+    ),
+    route(
+        "GET",
+        "/api/documents/{id}/ballots/{ballot}/recount",
+        MEMBERS,
+    ),
+    route("GET", "/api/me/decisions", MEMBERS),
 ];
 
 /// One caller of the matrix.
@@ -691,6 +744,60 @@ impl Matrix<'_> {
                     _ => None,
                 };
                 call(&path.replace("{id}", "matrix"), body)
+            }
+            ("GET" | "POST", "/api/documents/{id}/amendments") => {
+                let (document, paragraph) = amendment_document(&self.http, self.server).await;
+                let body = (method == "POST").then(|| {
+                    json!({ "kind": "replace", "target": paragraph, "text": [{ "text": "Matrix", "em": false, "strong": false }], "rationale": "Matrix" })
+                });
+                call(&format!("/api/documents/{document}/amendments"), body)
+            }
+            ("GET" | "PATCH", "/api/documents/{id}/amendments/{amendment}")
+            | ("POST", "/api/documents/{id}/amendments/{amendment}/withdraw") => {
+                // The caller's own amendment (the secretariat's for an observer).
+                let author = comment_author(self.server, owner);
+                let path_of = amendment_by(&self.http, self.server, author).await;
+                let body = match method {
+                    "PATCH" => Some(json!({ "rationale": "Changed by the matrix" })),
+                    "POST" => Some(json!({})),
+                    _ => None,
+                };
+                let suffix = if path.ends_with("/withdraw") {
+                    "/withdraw"
+                } else {
+                    ""
+                };
+                call(&format!("{path_of}{suffix}"), body)
+            }
+            ("POST" | "DELETE", "/api/documents/{id}/amendments/{amendment}/support") => {
+                // Someone else's amendment: a delegate made for the purpose.
+                let email = self.unique("author");
+                let author = self.server.add_user(&email, Role::Delegate);
+                let path_of = amendment_by(&self.http, self.server, &author).await;
+                let body = (method == "POST").then(|| json!({}));
+                call(&format!("{path_of}/support"), body)
+            }
+            ("POST", "/api/documents/{id}/amendments/{amendment}/screen") => {
+                let path_of = amendment_by(&self.http, self.server, &self.server.admin).await;
+                call(
+                    &format!("{path_of}/screen"),
+                    Some(json!({ "decision": "vote" })),
+                )
+            }
+            ("PUT", "/api/documents/{id}/amendments/order") => {
+                let (document, _) = amendment_document(&self.http, self.server).await;
+                let text = self
+                    .http
+                    .get(&format!("/api/documents/{document}/text"), admin)
+                    .await;
+                let section = text.body["sections"][0]["id"]
+                    .as_str()
+                    .expect("a section")
+                    .to_owned();
+                call(
+                    &format!("/api/documents/{document}/amendments/order"),
+                    Some(json!({ "target": section, "order": [] })),
+                )
             }
             ("GET", "/api/documents/{id}/diff") => {
                 self.server.ensure_document("matrix");
@@ -831,6 +938,36 @@ impl Matrix<'_> {
                     Some(json!({ "reason": "Matrix" })),
                 )
             }
+            ("GET" | "POST", "/api/documents/{id}/ballots") => {
+                let document = ballot_document(&self.http, self.server).await;
+                self.n_made += 1;
+                let body = (method == "POST").then(next_ballot_body);
+                call(&format!("/api/documents/{document}/ballots"), body)
+            }
+            ("GET", "/api/documents/{id}/ballots/{ballot}")
+            | ("PUT", "/api/documents/{id}/ballots/{ballot}/vote")
+            | ("POST", "/api/documents/{id}/ballots/{ballot}/close") => {
+                // A fresh ballot each time, opened after every caller's account exists (so
+                // each is eligible) and still open (so every allowed call succeeds).
+                self.n_made += 1;
+                let ballot = open_ballot(&self.http, self.server, self.n_made).await;
+                let (suffix, body) = match method {
+                    "PUT" => ("/vote", Some(json!({ "choice": "yes" }))),
+                    "POST" => ("/close", Some(json!({}))),
+                    _ => ("", None),
+                };
+                call(&format!("{ballot}{suffix}"), body)
+            }
+            ("GET", "/api/documents/{id}/ballots/{ballot}/recount") => {
+                self.n_made += 1;
+                let ballot = open_ballot(&self.http, self.server, self.n_made).await;
+                self.http
+                    .post(&format!("{ballot}/close"), admin, json!({}))
+                    .await
+                    .expect(200, "");
+                call(&format!("{ballot}/recount"), None)
+            }
+            ("GET", "/api/me/decisions") => call(path, None),
             _ => panic!("the matrix has no request for {method} {path}"),
         }
     }
@@ -896,6 +1033,57 @@ async fn comment_document(http: &Http, server: &TestServer) -> (&'static str, St
     (id, section.to_owned())
 }
 
+/// A document in the Amendments phase (made once, with room for many amendments per person)
+/// and its first paragraph's id.
+async fn amendment_document(http: &Http, server: &TestServer) -> (&'static str, String) {
+    let admin = Cred::Bearer(&server.admin.token);
+    let id = "matrix-amendments";
+    let mut text = http.get(&format!("/api/documents/{id}/text"), admin).await;
+    if text.status != 200 {
+        http.post(
+            "/api/documents",
+            admin,
+            json!({ "id": id, "title": "Amendments", "start_with": "template" }),
+        )
+        .await
+        .expect(201, "");
+        http.patch(
+            &format!("/api/documents/{id}"),
+            admin,
+            json!({ "max_pending_amendments": 1000 }),
+        )
+        .await
+        .expect(200, "");
+        http.post(
+            &format!("/api/documents/{id}/phase"),
+            admin,
+            json!({ "phase": "amendments" }),
+        )
+        .await
+        .expect(200, "");
+        text = http.get(&format!("/api/documents/{id}/text"), admin).await;
+    }
+    let paragraph = text.body["sections"][0]["paragraphs"][0]["id"]
+        .as_str()
+        .expect("a paragraph");
+    (id, paragraph.to_owned())
+}
+
+/// A fresh amendment by `author` in the amendments document; returns its path.
+async fn amendment_by(http: &Http, server: &TestServer, author: &TestUser) -> String {
+    let (document, paragraph) = amendment_document(http, server).await;
+    let created = http
+        .post(
+            &format!("/api/documents/{document}/amendments"),
+            Cred::Bearer(&author.token),
+            json!({ "kind": "replace", "target": paragraph, "text": [{ "text": "Matrix", "em": false, "strong": false }], "rationale": "Matrix" }),
+        )
+        .await
+        .expect(201, "");
+    let id = created.body["id"].as_u64().expect("amendment id");
+    format!("/api/documents/{document}/amendments/{id}")
+}
+
 /// Who writes the comment a call by `owner` targets: `owner`, or the secretariat for an
 /// observer (who may not write one).
 fn comment_author<'a>(server: &'a TestServer, owner: &'a TestUser) -> &'a TestUser {
@@ -920,6 +1108,105 @@ async fn comment_by(http: &Http, server: &TestServer, owner: &TestUser) -> Strin
         .expect(201, "");
     let id = created.body["id"].as_u64().expect("comment id");
     format!("/api/documents/{document}/comments/{id}")
+}
+
+/// Amendments awaiting a vote in the ballots document: one per ballot the matrix opens.
+const BALLOT_AMENDMENTS: u64 = 120;
+/// The next of them to put to a vote.
+static NEXT_BALLOT_AMENDMENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The matrix's document for ballots (made once): in the Voting phase, with amendments 1 to
+/// [`BALLOT_AMENDMENTS`] awaiting a vote, the secretariat voting too.
+async fn ballot_document(http: &Http, server: &TestServer) -> &'static str {
+    let admin = Cred::Bearer(&server.admin.token);
+    let id = "matrix-ballots";
+    let document = http.get(&format!("/api/documents/{id}"), admin).await;
+    if document.status == 200 {
+        return id;
+    }
+    http.post(
+        "/api/documents",
+        admin,
+        json!({ "id": id, "title": "Ballots", "start_with": "template" }),
+    )
+    .await
+    .expect(201, "");
+    http.patch(
+        &format!("/api/documents/{id}"),
+        admin,
+        json!({ "secretariat_votes": true, "max_pending_amendments": 1000 }),
+    )
+    .await
+    .expect(200, "");
+    http.post(
+        &format!("/api/documents/{id}/phase"),
+        admin,
+        json!({ "phase": "amendments" }),
+    )
+    .await
+    .expect(200, "");
+    let text = http.get(&format!("/api/documents/{id}/text"), admin).await;
+    let target = text.body["sections"][0]["paragraphs"][0]["id"]
+        .as_str()
+        .expect("a paragraph")
+        .to_owned();
+    for n in 1..=BALLOT_AMENDMENTS {
+        http.post(
+            &format!("/api/documents/{id}/amendments"),
+            admin,
+            json!({
+                "kind": "insert_after",
+                "target": target,
+                "text": [{ "text": format!("Proposal {n}."), "em": false, "strong": false }],
+                "rationale": "Matrix",
+            }),
+        )
+        .await
+        .expect(201, "");
+        http.post(
+            &format!("/api/documents/{id}/amendments/{n}/screen"),
+            admin,
+            json!({ "decision": "vote" }),
+        )
+        .await
+        .expect(200, "");
+    }
+    http.post(
+        &format!("/api/documents/{id}/phase"),
+        admin,
+        json!({ "phase": "voting" }),
+    )
+    .await
+    .expect(200, "");
+    id
+}
+
+/// The body opening a ballot on the next amendment awaiting one.
+fn next_ballot_body() -> Value {
+    let n = NEXT_BALLOT_AMENDMENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        n <= BALLOT_AMENDMENTS,
+        "the matrix needs more amendments to vote on"
+    );
+    json!({
+        "subject": { "kind": "amendment", "amendment": n },
+        "rules": { "majority": "simple", "visibility": "secret" },
+    })
+}
+
+/// A fresh open ballot in the ballots document; returns its path.
+async fn open_ballot(http: &Http, server: &TestServer, _n: u32) -> String {
+    let document = ballot_document(http, server).await;
+    let opened = http
+        .post(
+            &format!("/api/documents/{document}/ballots"),
+            Cred::Bearer(&server.admin.token),
+            next_ballot_body(),
+        )
+        .await
+        .expect(201, "");
+    let id = opened.body["id"].as_u64().expect("ballot id");
+    format!("/api/documents/{document}/ballots/{id}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -117,19 +117,22 @@ async fn xml_fragment_converges_and_is_stored() {
     });
     alice.send_update(update).await.expect("send");
     let bob_fragment = bob.doc.get_or_insert_xml_fragment("prosemirror");
+    // The server gives the new paragraph its id (see `text::normalize_ids`).
     bob.wait_until(|c| {
-        bob_fragment
-            .get_string(&c.doc.transact())
-            .contains("Considérant")
+        let xml = bob_fragment.get_string(&c.doc.transact());
+        xml.contains("Considérant") && xml.contains("id=\"p-")
     })
     .await
-    .expect("bob receives the paragraph");
+    .expect("bob receives the paragraph with its id");
+    let seen = bob_fragment.get_string(&bob.doc.transact());
     server.stop().await;
     let stored = stored_document(dir.path(), "xml").expect("stored");
     let fragment = stored.doc().get_or_insert_xml_fragment("prosemirror");
-    assert_eq!(
-        fragment.get_string(&stored.doc().transact()),
-        "<paragraph>Considérant que…</paragraph>"
+    let xml = fragment.get_string(&stored.doc().transact());
+    assert_eq!(xml, seen);
+    assert!(
+        xml.starts_with("<paragraph id=\"p-") && xml.ends_with("\">Considérant que…</paragraph>"),
+        "{xml}"
     );
 }
 

@@ -46,6 +46,12 @@ pub struct DocumentView {
     pub comments_open: bool,
     /// Phases in which comments are open.
     pub comment_phases: Vec<Phase>,
+    /// Whether secretariat accounts vote in ballots too (active delegates always do).
+    pub secretariat_votes: bool,
+    /// Supporters an amendment needs before it can be screened.
+    pub min_supporters: u32,
+    /// Pending amendments one person may have.
+    pub max_pending_amendments: u32,
     /// Every phase change, oldest first.
     pub transitions: Vec<TransitionView>,
     /// RFC 3339.
@@ -103,6 +109,9 @@ impl From<&DocumentRecord> for DocumentView {
             text_open: record.text_open(now),
             comments_open: record.comments_open(now),
             comment_phases: record.comment_phases.clone(),
+            secretariat_votes: record.secretariat_votes,
+            min_supporters: record.min_supporters,
+            max_pending_amendments: record.max_pending_amendments,
             transitions: record
                 .transitions
                 .iter()
@@ -312,6 +321,12 @@ pub struct DocumentChange {
     pub deadline: Option<Option<String>>,
     /// Phases in which members may comment.
     pub comment_phases: Option<Vec<Phase>>,
+    /// Whether secretariat accounts vote in ballots opened from now on.
+    pub secretariat_votes: Option<bool>,
+    /// Supporters an amendment needs before it can be screened (0–1000).
+    pub min_supporters: Option<u32>,
+    /// Pending amendments one person may have (1–1000).
+    pub max_pending_amendments: Option<u32>,
 }
 
 /// Parses an RFC 3339 deadline that must be in the future.
@@ -367,6 +382,19 @@ pub async fn update_document(
         2000,
     )?;
     let comment_phases = change.comment_phases.clone();
+    let secretariat_votes = change.secretariat_votes;
+    if change.min_supporters.is_some_and(|n| n > 1000) {
+        return Err(ApiError::InvalidField("min_supporters is 0 to 1000".into()));
+    }
+    if change
+        .max_pending_amendments
+        .is_some_and(|n| n == 0 || n > 1000)
+    {
+        return Err(ApiError::InvalidField(
+            "max_pending_amendments is 1 to 1000".into(),
+        ));
+    }
+    let (min_supporters, max_pending) = (change.min_supporters, change.max_pending_amendments);
     let before = state.documents.get(&id)?;
     let record = state
         .documents
@@ -393,6 +421,15 @@ pub async fn update_document(
                 }
                 record.deadline = deadline;
             }
+            if let Some(n) = min_supporters {
+                record.min_supporters = n;
+            }
+            if let Some(n) = max_pending {
+                record.max_pending_amendments = n;
+            }
+            if let Some(votes) = secretariat_votes {
+                record.secretariat_votes = votes;
+            }
             if let Some(mut phases) = comment_phases {
                 phases.sort();
                 phases.dedup();
@@ -411,7 +448,7 @@ pub async fn update_document(
         principal.actor(&address),
         "document.updated",
         Some(format!("document:{id}")),
-        json!({ "deadline": view.deadline, "comment_phases": view.comment_phases }),
+        json!({ "deadline": view.deadline, "comment_phases": view.comment_phases, "secretariat_votes": view.secretariat_votes }),
     );
     publish(&state, &id, kind, &view);
     state.flush().await?;

@@ -3,7 +3,9 @@
 //! permission-matrix test enumerates them from it.
 
 pub mod account;
+pub mod amendments;
 pub mod audit;
+pub mod ballots;
 pub mod comments;
 pub mod documents;
 pub mod events;
@@ -59,6 +61,27 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(documents::diff_versions))
         .routes(routes!(documents::block_history))
         .routes(routes!(documents::correct_text))
+        .routes(routes!(
+            amendments::list_amendments,
+            amendments::table_amendment
+        ))
+        .routes(routes!(
+            amendments::get_amendment,
+            amendments::edit_amendment
+        ))
+        .routes(routes!(
+            amendments::support_amendment,
+            amendments::withdraw_support
+        ))
+        .routes(routes!(amendments::withdraw_amendment))
+        .routes(routes!(amendments::screen_amendment))
+        .routes(routes!(amendments::set_voting_order))
+        .routes(routes!(ballots::list_ballots, ballots::create_ballot))
+        .routes(routes!(ballots::get_ballot))
+        .routes(routes!(ballots::cast_vote))
+        .routes(routes!(ballots::close_ballot))
+        .routes(routes!(ballots::recount_ballot))
+        .routes(routes!(ballots::my_decisions))
 }
 
 /// `routes` accepting request bodies of up to `max` bytes (instead of the API's default).

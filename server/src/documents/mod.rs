@@ -9,6 +9,8 @@
 //! It plugs into the rooms through [`RoomHooks`]: the rooms ask whether the text is open
 //! (phase and deadline), let it normalise ids after every change, and report what is durable.
 
+pub mod amendments;
+pub mod ballots;
 pub mod comments;
 pub mod events;
 pub mod phase;
@@ -52,6 +54,9 @@ pub struct DocumentRecord {
     pub archived_from: Option<Phase>,
     /// Phases in which members may comment.
     pub comment_phases: Vec<Phase>,
+    /// Whether secretariat accounts vote in ballots too (active delegates always do).
+    #[serde(default)]
+    pub secretariat_votes: bool,
     /// Every phase change, oldest first.
     pub transitions: Vec<Transition>,
     /// Number of the next named version.
@@ -63,6 +68,16 @@ pub struct DocumentRecord {
     /// The deadline whose passing was last announced (so it is announced once).
     #[serde(default)]
     pub deadline_announced: Option<i64>,
+    /// Supporters an amendment needs before it can be screened.
+    #[serde(default)]
+    pub min_supporters: u32,
+    /// Pending amendments one person may have on this document.
+    #[serde(default = "default_max_pending")]
+    pub max_pending_amendments: u32,
+}
+
+fn default_max_pending() -> u32 {
+    10
 }
 
 impl DocumentRecord {
@@ -280,6 +295,10 @@ pub struct Documents {
     pub events: EventLog,
     /// The comments of every document.
     pub comments: comments::Comments,
+    /// The ballots and votes of every document.
+    pub ballots: ballots::Ballots,
+    /// The amendments of every document.
+    pub amendments: amendments::Amendments,
     rooms: OnceLock<Rooms>,
     /// Serialises read-modify-write of document records (transitions, edits of metadata).
     write_lock: tokio::sync::Mutex<()>,
@@ -302,6 +321,8 @@ impl Documents {
             versions: db.open_tree("document_versions")?,
             events: EventLog::open(db)?,
             comments: comments::Comments::open(db)?,
+            ballots: ballots::Ballots::open(db)?,
+            amendments: amendments::Amendments::open(db)?,
             rooms: OnceLock::new(),
             write_lock: tokio::sync::Mutex::new(()),
             deadline_changed: tokio::sync::Notify::new(),
@@ -416,11 +437,14 @@ impl Documents {
             phase_since: now(),
             archived_from: None,
             comment_phases: Phase::default_comment_phases(),
+            secretariat_votes: false,
             transitions: Vec::new(),
             next_version: 1,
             created_at: now(),
             created_by: by,
             deadline_announced: None,
+            min_supporters: 0,
+            max_pending_amendments: default_max_pending(),
         };
         if let InitialText::Draft(draft) = text {
             let hooks = self.hooks.clone();
@@ -497,11 +521,14 @@ impl Documents {
             phase_since: now(),
             archived_from: None,
             comment_phases: Phase::default_comment_phases(),
+            secretariat_votes: false,
             transitions: Vec::new(),
             next_version: 1,
             created_at: now(),
             created_by: by,
             deadline_announced: None,
+            min_supporters: 0,
+            max_pending_amendments: default_max_pending(),
         };
         let version = VersionRecord {
             number: 1,
@@ -565,6 +592,26 @@ impl Documents {
                 job(txn, &fragment)
             })
             .await?)
+    }
+
+    /// Like [`Documents::edit`], with the document's id issuer for new blocks: `job` returns
+    /// its result and the ids it issued, which are recorded before the edit is stored.
+    pub async fn edit_with_ids<R: Send + 'static>(
+        &self,
+        id: &str,
+        job: impl FnOnce(&mut TransactionMut, &yrs::XmlFragmentRef, &mut IdIssuer) -> (R, Vec<String>)
+            + Send
+            + 'static,
+    ) -> Result<R, DocumentError> {
+        self.get(id)?;
+        let hooks = self.hooks.clone();
+        let doc_id = id.to_owned();
+        self.rooms()?
+            .job(id, move |txn| {
+                let fragment = txn.get_or_insert_xml_fragment(FRAGMENT_NAME);
+                hooks.with_issuer(&doc_id, |issuer| job(txn, &fragment, issuer))
+            })
+            .await?
     }
 
     /// Takes a named version of `id`'s text now and returns it.

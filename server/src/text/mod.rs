@@ -29,6 +29,7 @@ mod ids;
 mod markdown;
 mod model;
 mod read;
+mod structure;
 mod write;
 
 #[cfg(test)]
@@ -52,6 +53,9 @@ pub use model::{
     Span,
 };
 pub use read::{read_manuscript, read_sections};
+pub use structure::{
+    insert_paragraph_after, insert_section_after, remove_paragraph, remove_section,
+};
 pub use write::{write_manuscript, WriteError};
 
 /// Name of the root `Y.XmlFragment` that holds the text.

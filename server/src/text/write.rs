@@ -75,7 +75,7 @@ pub fn write_manuscript(
 
 /// An element with `attributes` holding `text` in one `XmlText`, or no child when the text is
 /// empty (as y-prosemirror writes an empty block).
-fn block<const N: usize>(
+pub(super) fn block<const N: usize>(
     tag: &str,
     attributes: [(&str, String); N],
     text: &RichText,
