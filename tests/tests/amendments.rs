@@ -788,3 +788,221 @@ async fn a_whole_process_from_tabling_to_the_adopted_text() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_made_at_once_apply_an_amendment_once_and_never_a_fallen_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let admin = Api::new(&server, &server.admin.token);
+    admin
+        .post(
+            "/api/documents",
+            json!({ "id": "race", "start_with": "markdown", "markdown": DEMO_EN }),
+        )
+        .await;
+    admin
+        .post(
+            "/api/documents/race/phase",
+            json!({ "phase": "amendments" }),
+        )
+        .await;
+    let voters: Vec<Api> = (0..3)
+        .map(|i| {
+            Api::new(
+                &server,
+                &server
+                    .add_user(&format!("v{i}@example.org"), Role::Delegate)
+                    .token,
+            )
+        })
+        .collect();
+    let paras = paragraphs(&admin, "race").await;
+
+    // Two secretariat members accept the same insertion at the same moment: one applies it.
+    let insert = table(&voters[0], "race", json!({ "kind": "insert_after", "target": paras[3].0, "text": spans("Inserted once."), "rationale": "x" })).await;
+    let path = format!("/api/documents/race/amendments/{}/screen", insert["id"]);
+    let body = json!({ "decision": "accept" });
+    let (first, second) = tokio::join!(
+        admin.post(&path, body.clone()),
+        admin.post(&path, body.clone())
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    let after = paragraphs(&admin, "race").await;
+    assert_eq!(after.iter().filter(|p| p.2 == "Inserted once.").count(), 1);
+
+    // Two competing amendments both adopted by ballots closed together: only the first to be
+    // followed up is applied, the other falls.
+    let target = paras[6].clone();
+    let one = table(&voters[1], "race", json!({ "kind": "replace", "target": target.0, "text": spans("Version one."), "rationale": "x" })).await;
+    let two = table(&voters[2], "race", json!({ "kind": "replace", "target": target.0, "text": spans("Version two."), "rationale": "x" })).await;
+    for a in [&one, &two] {
+        let (status, _) = admin
+            .post(
+                &format!("/api/documents/race/amendments/{}/screen", a["id"]),
+                json!({ "decision": "vote" }),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    admin
+        .post("/api/documents/race/phase", json!({ "phase": "voting" }))
+        .await;
+    let mut ballots = Vec::new();
+    for a in [&one, &two] {
+        let (status, ballot) = admin
+            .post(
+                "/api/documents/race/ballots",
+                json!({ "subject": { "kind": "amendment", "amendment": a["id"] }, "rules": { "majority": "simple", "visibility": "roll_call" } }),
+            )
+            .await;
+        assert_eq!(status, 201, "{ballot}");
+        let id = ballot["id"].as_u64().expect("id");
+        for voter in &voters {
+            voter
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/api/documents/race/ballots/{id}/vote"),
+                    Some(json!({ "choice": "yes" })),
+                )
+                .await;
+        }
+        ballots.push(id);
+    }
+    // A second ballot on an amendment that has one is refused.
+    let (status, _) = admin
+        .post(
+            "/api/documents/race/ballots",
+            json!({ "subject": { "kind": "amendment", "amendment": one["id"] }, "rules": { "majority": "simple", "visibility": "secret" } }),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (path_a, path_b) = (
+        format!("/api/documents/race/ballots/{}/close", ballots[0]),
+        format!("/api/documents/race/ballots/{}/close", ballots[1]),
+    );
+    let (a, b) = tokio::join!(
+        admin.post(&path_a, json!({})),
+        admin.post(&path_b, json!({}))
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let statuses = loop {
+        let (_, list) = admin.get("/api/documents/race/amendments").await;
+        let statuses: Vec<String> = [&one, &two]
+            .iter()
+            .map(|a| {
+                list.as_array()
+                    .expect("list")
+                    .iter()
+                    .find(|x| x["id"] == a["id"])
+                    .expect("listed")["status"]
+                    .as_str()
+                    .expect("status")
+                    .to_owned()
+            })
+            .collect();
+        if statuses.iter().all(|s| s != "to_vote") {
+            break statuses;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{statuses:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec!["adopted", "fallen"], "{statuses:?}");
+    let text = paragraphs(&admin, "race")
+        .await
+        .into_iter()
+        .find(|p| p.0 == target.0)
+        .expect("kept")
+        .2;
+    assert!(
+        text == "Version one." || text == "Version two.",
+        "exactly one applied: {text}"
+    );
+
+    // A final ballot adopted while the document had gone back to Voting does not adopt the
+    // text later, when a new final ballot is rejected.
+    admin
+        .post(
+            "/api/documents/race/phase",
+            json!({ "phase": "final_vote" }),
+        )
+        .await;
+    let rules = json!({ "majority": "simple", "visibility": "secret" });
+    let (_, early) = admin
+        .post(
+            "/api/documents/race/ballots",
+            json!({ "subject": { "kind": "final_text" }, "rules": rules }),
+        )
+        .await;
+    let early = early["id"].as_u64().expect("ballot");
+    for voter in &voters {
+        voter
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/documents/race/ballots/{early}/vote"),
+                Some(json!({ "choice": "yes" })),
+            )
+            .await;
+    }
+    let (status, _) = admin
+        .post(
+            "/api/documents/race/phase",
+            json!({ "phase": "voting", "reason": "One more amendment" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    admin
+        .post(
+            &format!("/api/documents/race/ballots/{early}/close"),
+            json!({}),
+        )
+        .await;
+    admin
+        .post(
+            "/api/documents/race/phase",
+            json!({ "phase": "final_vote" }),
+        )
+        .await;
+    let (_, late) = admin
+        .post(
+            "/api/documents/race/ballots",
+            json!({ "subject": { "kind": "final_text" }, "rules": rules }),
+        )
+        .await;
+    let late = late["id"].as_u64().expect("ballot");
+    for voter in &voters {
+        voter
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/documents/race/ballots/{late}/vote"),
+                Some(json!({ "choice": "no" })),
+            )
+            .await;
+    }
+    let (_, closed) = admin
+        .post(
+            &format!("/api/documents/race/ballots/{late}/close"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(closed["outcome"]["result"], "rejected");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, document) = admin.get("/api/documents/race").await;
+    assert_eq!(
+        document["phase"], "final_vote",
+        "a rejected final ballot leaves the phase alone"
+    );
+    // Corrections wait while the text is before the final vote.
+    let (status, body) = admin
+        .post(
+            "/api/documents/race/corrections",
+            json!({ "block": target.0, "text": spans("Late."), "reason": "x" }),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("phase_closed")));
+    server.stop().await;
+}

@@ -575,6 +575,14 @@ async fn phases_freeze_the_text_in_place_and_versions_and_events_follow() {
     }
     assert_eq!(kinds, vec!["phase.changed", "document.updated"]);
 
+    // An id no server ever gave (the largest there is) asks for a resync, without harm.
+    let mut far = Events::open(&server, &reader.token, "plenary", Some(u64::MAX)).await;
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        kinds.push(far.next(Duration::from_secs(2)).await.kind);
+    }
+    assert!(kinds.contains(&"resync".to_owned()), "{kinds:?}");
+
     // An observer cannot move phases.
     let as_observer = Api::new(&server, &reader.token);
     let (status, _) = as_observer

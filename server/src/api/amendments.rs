@@ -196,6 +196,7 @@ fn views(
     sections: &[Section],
 ) -> Vec<AmendmentView> {
     let located = locate(sections);
+    let mut orders: HashMap<String, Vec<u64>> = HashMap::new();
     let mut names: HashMap<u64, String> = HashMap::new();
     let mut name = |id: u64| -> String {
         names
@@ -229,7 +230,10 @@ fn views(
                 }
             };
             let order = if record.status.is_pending() {
-                voting_order(all, &record.target, current)
+                orders
+                    .entry(record.target.clone())
+                    .or_insert_with(|| voting_order(all, &record.target, current))
+                    .clone()
             } else {
                 Vec::new()
             };
@@ -486,11 +490,7 @@ pub async fn table_amendment(
             "the proposed text is the same as the paragraph's".into(),
         ));
     }
-    let written_against = state
-        .documents
-        .versions(&id)?
-        .last()
-        .map_or(0, |v| v.number);
+    let written_against = document.next_version.saturating_sub(1);
     let created_at = now();
     let record = AmendmentRecord {
         id: 0,
@@ -611,6 +611,11 @@ pub async fn edit_amendment(
             record.text = Some(text);
         }
         if let Some(paragraphs) = paragraphs {
+            if paragraphs.len() > MAX_SECTION_PARAGRAPHS {
+                return Err(AmendmentError::NotAllowed(format!(
+                    "a new section has at most {MAX_SECTION_PARAGRAPHS} paragraphs"
+                )));
+            }
             if record.kind != AmendmentKind::InsertSection {
                 return Err(AmendmentError::NotAllowed("paragraphs are only for a new section".into()));
             }
@@ -799,6 +804,14 @@ pub async fn screen_amendment(
         ));
     }
     let reason = optional_text("reason", screening.reason, MAX_RATIONALE_CHARS)?;
+    let applies_text = matches!(screening.decision, ScreeningDecision::Accept);
+    if applies_text && document.phase == Phase::FinalVote {
+        return Err(ApiError::PhaseClosed(
+            "the text being put to the final vote does not change".into(),
+        ));
+    }
+    // Checked and changed under the decisions lock: two screenings at once never both apply.
+    let _decisions = state.documents.amendments.decisions.lock().await;
     let record = state.documents.amendments.get(&id, number)?;
     let screenable = matches!(
         record.status,
@@ -1116,6 +1129,7 @@ pub async fn publish_amendment(state: &AppState, document: &str, number: u64) {
 /// once at start, which also covers a close the server could not follow up before stopping.
 pub async fn reconcile_ballots(state: &AppState, document: &str) -> Result<(), ApiError> {
     use crate::documents::ballots::{BallotResult, BallotStatus, BallotSubject};
+    let _decisions = state.documents.amendments.decisions.lock().await;
     let ballots = state.documents.ballots.list(document)?;
     let closed = |id: u64| {
         ballots
@@ -1123,14 +1137,22 @@ pub async fn reconcile_ballots(state: &AppState, document: &str) -> Result<(), A
             .find(|b| b.id == id && b.status == BallotStatus::Closed)
             .and_then(|b| b.outcome.clone().map(|o| (b.closed_by, o)))
     };
-    for amendment in state.documents.amendments.list(document)? {
+    let numbers: Vec<u64> = state
+        .documents
+        .amendments
+        .list(document)?
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    for number in numbers {
+        // Read again: applying an earlier one may have made this one fall.
+        let amendment = state.documents.amendments.get(document, number)?;
         if amendment.status != AmendmentStatus::ToVote {
             continue;
         }
         let Some((by, outcome)) = amendment.ballot.and_then(closed) else {
             continue;
         };
-        let number = amendment.id;
         match outcome.result {
             BallotResult::Adopted => {
                 let label = format!("Amendment A{number} adopted");
@@ -1144,6 +1166,12 @@ pub async fn reconcile_ballots(state: &AppState, document: &str) -> Result<(), A
                 )
                 .await;
                 if let Err(e) = applied {
+                    if !matches!(e, ApiError::Conflict(_)) {
+                        // A passing failure (storage, a room stopping): tried again at the
+                        // next close or start.
+                        tracing::warn!(%document, number, error = %e, "an adopted amendment could not be applied yet");
+                        continue;
+                    }
                     // Adopted all the same: the secretariat carries it over by a correction.
                     tracing::warn!(%document, number, error = %e, "an adopted amendment could not be applied");
                     state.documents.amendments.update(document, number, |r| {
@@ -1173,8 +1201,10 @@ pub async fn reconcile_ballots(state: &AppState, document: &str) -> Result<(), A
     }
     let record = state.documents.get(document)?;
     if record.phase == Phase::FinalVote {
+        // Only a final ballot opened since the document last entered the Final vote phase.
         let adopted = ballots.iter().rev().find(|b| {
             b.subject == BallotSubject::FinalText
+                && b.id > record.final_vote_after_ballot
                 && b.status == BallotStatus::Closed
                 && b.outcome
                     .as_ref()

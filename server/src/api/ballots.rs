@@ -252,13 +252,18 @@ pub async fn create_ballot(
         .unwrap_or_else(|| new.subject.default_question());
     let deadline = new.deadline.as_deref().map(parse_deadline).transpose()?;
     check_phase(&document, &new.subject)?;
+    // Checked and linked under the decisions lock, so an amendment gets one ballot at a time.
+    let _decisions = state.documents.amendments.decisions.lock().await;
     if let BallotSubject::Amendment { amendment } = &new.subject {
-        // Only an amendment screened for a vote is put to one.
+        // Only an amendment screened for a vote, and not yet put to one, gets a ballot.
         let record = state.documents.amendments.get(&id, *amendment)?;
         if record.status != crate::documents::amendments::AmendmentStatus::ToVote {
             return Err(ApiError::AmendmentStatus(format!(
                 "amendment A{amendment} is not awaiting a vote (screen it for a vote first)"
             )));
+        }
+        if record.ballot.is_some() {
+            return Err(ApiError::BallotSubjectBusy);
         }
     }
     let eligible: Vec<u64> = (state.auth.accounts.users()?.iter())

@@ -931,7 +931,10 @@ pub async fn correct_text(
     ApiJson(correction): ApiJson<Correction>,
 ) -> Result<(StatusCode, Json<CorrectionResult>), ApiError> {
     let record = state.documents.get(&id)?;
-    if matches!(record.phase, Phase::Adopted | Phase::Archived) {
+    if matches!(
+        record.phase,
+        Phase::FinalVote | Phase::Adopted | Phase::Archived
+    ) {
         return Err(ApiError::PhaseClosed(format!(
             "the text of a document in the {} phase does not change",
             record.phase.as_str()

@@ -173,6 +173,10 @@ pub struct Amendments {
     tree: sled::Tree,
     /// Serialises read-modify-write of records (numbering, supporters, status).
     lock: std::sync::Mutex<()>,
+    /// Held across "check the status, change the text, record the status" (screening,
+    /// following up a closed ballot, linking a ballot), so an amendment is never applied
+    /// twice nor applied after it fell.
+    pub decisions: tokio::sync::Mutex<()>,
 }
 
 fn key(document: &str, id: u64) -> Vec<u8> {
@@ -194,6 +198,7 @@ impl Amendments {
         Ok(Amendments {
             tree: db.open_tree("amendments")?,
             lock: std::sync::Mutex::new(()),
+            decisions: tokio::sync::Mutex::new(()),
         })
     }
 

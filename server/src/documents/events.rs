@@ -11,6 +11,9 @@ use utoipa::ToSchema;
 
 /// Events kept per document; a client further behind is told to resynchronise.
 pub const RETAINED_EVENTS: u64 = 10_000;
+/// Ids skipped at each start of the server (see [`EventLog::publish`]): more than could be
+/// published between two flushes.
+pub const RESTART_GAP: u64 = 1_000;
 /// Events a live subscriber may lag behind before it is told to resynchronise.
 const LIVE_QUEUE: usize = 256;
 
@@ -40,8 +43,14 @@ pub struct CatchUp {
 
 struct Channel {
     next_id: u64,
+    /// Ids this run skipped (`lost.start` = one past the last stored id at start): a client
+    /// that saw one of them saw an event the previous run never made durable.
+    lost: std::ops::Range<u64>,
     live: broadcast::Sender<Arc<Event>>,
 }
+
+/// The key id under which a document's pruning floor is kept (no event gets this id).
+const PRUNED_BELOW: u64 = u64::MAX;
 
 /// The events of every document.
 pub struct EventLog {
@@ -79,21 +88,29 @@ impl EventLog {
     ) -> Result<R, sled::Error> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if !channels.contains_key(document) {
-            let last = self
-                .tree
-                .scan_prefix(prefix(document))
-                .next_back()
-                .transpose()?
-                .and_then(|(k, _)| {
-                    let bytes: [u8; 8] = k.get(k.len() - 8..)?.try_into().ok()?;
-                    Some(u64::from_be_bytes(bytes))
-                })
-                .unwrap_or(0);
+            let mut last = 0;
+            for entry in self.tree.scan_prefix(prefix(document)).rev() {
+                let (k, _) = entry?;
+                let id = k
+                    .get(k.len().saturating_sub(8)..)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                if id != PRUNED_BELOW {
+                    last = id;
+                    break;
+                }
+            }
             let (live, _) = broadcast::channel(LIVE_QUEUE);
+            // Events are pushed to live subscribers before the API's flush makes them durable:
+            // after a crash, ids above the last stored one may have been seen with other
+            // content. Starting each run past them makes a client that saw one resync
+            // instead of skipping the new event with that id.
             channels.insert(
                 document.to_owned(),
                 Channel {
-                    next_id: last + 1,
+                    next_id: last + 1 + RESTART_GAP,
+                    lost: last + 1..last + 1 + RESTART_GAP,
                     live,
                 },
             );
@@ -143,7 +160,17 @@ impl EventLog {
             let (k, _) = entry?;
             batch.remove(k);
         }
+        batch.insert(key(document, PRUNED_BELOW), &keep_from.to_be_bytes());
         self.tree.apply_batch(batch)
+    }
+
+    /// Ids below this one were pruned (0 if none was).
+    fn pruned_below(&self, document: &str) -> Result<u64, sled::Error> {
+        Ok(self
+            .tree
+            .get(key(document, PRUNED_BELOW))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// The id of the latest event of `document` (0 if none).
@@ -155,8 +182,12 @@ impl EventLog {
     pub fn subscribe(&self, document: &str, after: Option<u64>) -> Result<CatchUp, sled::Error> {
         // Subscribing under the lock that orders publications: no event falls between the
         // stored ones read below and the live ones.
-        let (live, next_id) = self.with_channel(document, |channel| {
-            (channel.live.subscribe(), channel.next_id)
+        let (live, next_id, lost) = self.with_channel(document, |channel| {
+            (
+                channel.live.subscribe(),
+                channel.next_id,
+                channel.lost.clone(),
+            )
         })?;
         let Some(after) = after else {
             return Ok(CatchUp {
@@ -165,24 +196,29 @@ impl EventLog {
                 live,
             });
         };
-        if after + 1 >= next_id {
+        // A gap: the id is from the future (another life of the server), from the ids the
+        // previous run lost in a crash, or older than what is kept.
+        let gap = after >= next_id
+            || lost.contains(&after)
+            || after.saturating_add(1) < self.pruned_below(document)?;
+        let Some(first_wanted) = after.checked_add(1).filter(|first| *first < next_id) else {
             return Ok(CatchUp {
                 missed: Vec::new(),
-                gap: after >= next_id,
+                gap,
                 live,
             });
-        }
+        };
         let mut missed = Vec::new();
         for entry in self
             .tree
-            .range(key(document, after + 1)..key(document, next_id))
+            .range(key(document, first_wanted)..key(document, next_id))
         {
             let (_, bytes) = entry?;
             if let Ok(event) = serde_json::from_slice::<Event>(&bytes) {
                 missed.push(Arc::new(event));
             }
         }
-        let gap = missed.first().is_none_or(|first| first.id != after + 1);
+
         Ok(CatchUp { missed, gap, live })
     }
 
@@ -210,47 +246,59 @@ mod tests {
     }
 
     #[test]
-    fn ids_increase_per_document_and_survive_reopening_the_channel() {
+    fn ids_increase_per_document_and_a_new_run_starts_past_any_lost_one() {
         let log = log();
         let a = log.publish("a", "x", serde_json::json!(1)).expect("a1");
         let b = log.publish("b", "x", serde_json::json!(1)).expect("b1");
         let a2 = log.publish("a", "x", serde_json::json!(2)).expect("a2");
-        assert_eq!((a.id, b.id, a2.id), (1, 1, 2));
+        let first = RESTART_GAP + 1;
+        assert_eq!((a.id, b.id, a2.id), (first, first, first + 1));
+        // A new run rebuilds the channel from the store.
         log.channels.lock().expect("lock").clear();
-        assert_eq!(
-            log.publish("a", "x", serde_json::json!(3)).expect("a3").id,
-            3
-        );
+        let a3 = log.publish("a", "x", serde_json::json!(3)).expect("a3");
+        assert_eq!(a3.id, first + 2 + RESTART_GAP);
+        // A client that saw an id the crash lost (here first + 2) resynchronises; one that
+        // saw the last stored event, or asks from the start, does not and gets the rest.
+        assert!(log.subscribe("a", Some(first + 2)).expect("subscribe").gap);
+        assert!(log.subscribe("a", Some(u64::MAX)).expect("subscribe").gap);
+        let caught_up = log.subscribe("a", Some(first + 1)).expect("subscribe");
+        assert!(!caught_up.gap);
+        assert_eq!(caught_up.missed.len(), 1);
+        let from_start = log.subscribe("a", Some(0)).expect("subscribe");
+        assert!(!from_start.gap);
+        assert_eq!(from_start.missed.len(), 3);
     }
 
     #[test]
     fn a_subscriber_catches_up_then_follows_live() {
         let log = log();
+        let base = RESTART_GAP;
         for i in 0..5 {
             log.publish("d", "n", serde_json::json!(i))
                 .expect("publish");
         }
-        let mut catch_up = log.subscribe("d", Some(2)).expect("subscribe");
+        let mut catch_up = log.subscribe("d", Some(base + 2)).expect("subscribe");
         let ids: Vec<u64> = catch_up.missed.iter().map(|e| e.id).collect();
-        assert_eq!(ids, vec![3, 4, 5]);
+        assert_eq!(ids, vec![base + 3, base + 4, base + 5]);
         assert!(!catch_up.gap);
         log.publish("d", "n", serde_json::json!(6))
             .expect("publish");
-        assert_eq!(catch_up.live.try_recv().expect("live").id, 6);
+        assert_eq!(catch_up.live.try_recv().expect("live").id, base + 6);
     }
 
     #[test]
     fn pruned_events_are_reported_as_a_gap() {
         let log = log();
+        let base = RESTART_GAP;
         for i in 0..10 {
             log.publish("d", "n", serde_json::json!(i))
                 .expect("publish");
         }
-        log.prune("d", 6).expect("prune");
-        let catch_up = log.subscribe("d", Some(1)).expect("subscribe");
+        log.prune("d", base + 6).expect("prune");
+        let catch_up = log.subscribe("d", Some(base + 1)).expect("subscribe");
         assert!(catch_up.gap);
-        assert_eq!(catch_up.missed.first().map(|e| e.id), Some(6));
-        let future = log.subscribe("d", Some(50)).expect("subscribe");
+        assert_eq!(catch_up.missed.first().map(|e| e.id), Some(base + 6));
+        let future = log.subscribe("d", Some(base + 50)).expect("subscribe");
         assert!(
             future.gap,
             "an id from another life of the server means resync"

@@ -57,6 +57,10 @@ pub struct DocumentRecord {
     /// Whether secretariat accounts vote in ballots too (active delegates always do).
     #[serde(default)]
     pub secretariat_votes: bool,
+    /// The highest ballot id when the document last entered the Final vote phase: only a
+    /// final ballot opened after it can adopt the text.
+    #[serde(default)]
+    pub final_vote_after_ballot: u64,
     /// Every phase change, oldest first.
     pub transitions: Vec<Transition>,
     /// Number of the next named version.
@@ -438,6 +442,7 @@ impl Documents {
             archived_from: None,
             comment_phases: Phase::default_comment_phases(),
             secretariat_votes: false,
+            final_vote_after_ballot: 0,
             transitions: Vec::new(),
             next_version: 1,
             created_at: now(),
@@ -522,6 +527,7 @@ impl Documents {
             archived_from: None,
             comment_phases: Phase::default_comment_phases(),
             secretariat_votes: false,
+            final_vote_after_ballot: 0,
             transitions: Vec::new(),
             next_version: 1,
             created_at: now(),
@@ -703,6 +709,16 @@ impl Documents {
             Direction::Archive => Some(from),
             _ => None,
         };
+        if to == Phase::FinalVote {
+            record.final_vote_after_ballot = self
+                .ballots
+                .list(id)
+                .map_err(|e| DocumentError::Database(e.to_string()))?
+                .iter()
+                .map(|b| b.id)
+                .max()
+                .unwrap_or(0);
+        }
         record.phase = to;
         record.phase_since = now();
         record.deadline = deadline;
@@ -778,20 +794,35 @@ impl Documents {
                         continue;
                     };
                     if deadline <= now {
-                        self.hooks.refresh_gate(&record);
-                        if record.deadline_announced != Some(deadline) {
-                            announced_any = true;
-                            let marked = self
-                                .update(&record.id, |r| {
-                                    r.deadline_announced = r.deadline;
-                                    Ok(())
-                                })
-                                .await;
-                            if let Err(e) = marked {
-                                tracing::warn!(document = %record.id, error = %e, "could not record an announced deadline");
+                        // Decided on the record as it is now, under the write lock: a
+                        // deadline moved or removed meanwhile is not announced, and the gate
+                        // follows the fresh record (`update` refreshes it).
+                        let mut announce: Option<Phase> = None;
+                        if record.deadline_announced == Some(deadline) {
+                            // Announced already: keep the gate as the fresh record says.
+                            if let Ok(fresh) = self.get(&record.id) {
+                                self.hooks.refresh_gate(&fresh);
                             }
+                            continue;
+                        }
+                        let marked = self
+                            .update(&record.id, |r| {
+                                if r.deadline == Some(deadline)
+                                    && r.deadline_announced != Some(deadline)
+                                {
+                                    r.deadline_announced = Some(deadline);
+                                    announce = Some(r.phase);
+                                }
+                                Ok(())
+                            })
+                            .await;
+                        if let Err(e) = marked {
+                            tracing::warn!(document = %record.id, error = %e, "could not record an announced deadline");
+                        }
+                        if let Some(phase) = announce {
+                            announced_any = true;
                             let data = serde_json::json!({
-                                "phase": record.phase,
+                                "phase": phase,
                                 "deadline": crate::api::timestamp(deadline),
                             });
                             if let Err(e) =
@@ -800,7 +831,7 @@ impl Documents {
                             {
                                 tracing::warn!(error = %e, "could not record a deadline event");
                             }
-                            tracing::info!(document = %record.id, phase = record.phase.as_str(), "deadline passed");
+                            tracing::info!(document = %record.id, phase = phase.as_str(), "deadline passed");
                         }
                     } else {
                         next_due = Some(next_due.map_or(deadline, |due| due.min(deadline)));
