@@ -38,6 +38,8 @@ pub enum Command {
     /// Create and list documents (while the server is stopped).
     #[command(subcommand)]
     Document(DocumentCommand),
+    /// Export a document as PDF, Markdown or HTML (while the server is stopped).
+    Export(crate::export::ExportArgs),
 }
 
 /// `manifesto document …`
@@ -469,5 +471,6 @@ pub async fn main() -> anyhow::Result<()> {
         Command::Token(command) => token_command(command),
         Command::Audit(command) => audit_command(command),
         Command::Document(command) => document_command(command),
+        Command::Export(args) => crate::export::export_command(args),
     }
 }

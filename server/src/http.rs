@@ -479,6 +479,8 @@ pub struct AppState {
     pub flusher: Flusher,
     /// The OpenAPI document, set once the router is built.
     pub openapi: Arc<OnceLock<serde_json::Value>>,
+    /// Rendered exports (cache) and the bound on concurrent PDF renders.
+    pub exports: Arc<crate::export::Exports>,
 }
 
 impl AppState {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 mod demo;
 pub mod documents;
+pub mod export;
 mod flusher;
 pub mod http;
 pub mod room;
@@ -279,6 +280,7 @@ pub async fn run_with_store(
         }),
         flusher,
         openapi: Default::default(),
+        exports: Default::default(),
     };
     tracker.spawn(api::amendments::follow_ballots(
         state.clone(),

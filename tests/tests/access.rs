@@ -572,6 +572,7 @@ const MATRIX: &[Expected] = &[
     route("PATCH", "/api/documents/{id}", SECRETARIAT),
     route("POST", "/api/documents/{id}/phase", SECRETARIAT),
     route("GET", "/api/documents/{id}/text", MEMBERS),
+    route("GET", "/api/documents/{id}/export.{format}", MEMBERS),
     route("GET", "/api/documents/{id}/versions", MEMBERS),
     route("POST", "/api/documents/{id}/versions", [401, 403, 403, 201]),
     route("GET", "/api/documents/{id}/events", MEMBERS),
@@ -744,6 +745,10 @@ impl Matrix<'_> {
                     _ => None,
                 };
                 call(&path.replace("{id}", "matrix"), body)
+            }
+            ("GET", "/api/documents/{id}/export.{format}") => {
+                self.server.ensure_document("matrix");
+                call("/api/documents/matrix/export.md", None)
             }
             ("GET" | "POST", "/api/documents/{id}/amendments") => {
                 let (document, paragraph) = amendment_document(&self.http, self.server).await;

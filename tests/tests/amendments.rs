@@ -580,7 +580,7 @@ async fn a_whole_process_from_tabling_to_the_adopted_text() {
     // a deletion.
     let friendly_text = format!(
         "{} — in every territory.",
-        pa.2.trim_end_matches(['.', ','].as_ref())
+        pa.2.trim_end_matches(['.', ','])
     );
     let a1 = table(&apis[0], "process", json!({ "kind": "replace", "target": pa.0, "text": spans(&friendly_text), "rationale": "Scope." })).await;
     let small_text = pb.2.replacen("should", "must", 1);

@@ -9,6 +9,7 @@ pub mod ballots;
 pub mod comments;
 pub mod documents;
 pub mod events;
+pub mod export;
 pub mod members;
 
 use serde::Serialize;
@@ -82,6 +83,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ballots::close_ballot))
         .routes(routes!(ballots::recount_ballot))
         .routes(routes!(ballots::my_decisions))
+        .routes(routes!(export::export_document))
 }
 
 /// `routes` accepting request bodies of up to `max` bytes (instead of the API's default).
