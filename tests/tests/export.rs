@@ -378,3 +378,141 @@ async fn exports_are_named_cached_and_refused_clearly() {
     assert!(markdown.contains("status: \"Adopted on "), "{markdown}");
     assert!(markdown.contains("\n# Annex: amendments\n"), "{markdown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_annex_lists_real_amendments_with_their_votes_in_every_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let admin = Api::new(&server);
+    let text = admin.import("annexed", DEMO_EN).await;
+    let target = text["sections"][1]["paragraphs"][0]["id"]
+        .as_str()
+        .expect("paragraph 1.1")
+        .to_owned();
+    let other = text["sections"][1]["paragraphs"][1]["id"]
+        .as_str()
+        .expect("paragraph 1.2")
+        .to_owned();
+    let post = |path: String, body: Value| {
+        let admin = &admin;
+        async move { admin.send(reqwest::Method::POST, &path, Some(body)).await }
+    };
+    let phase =
+        |p: &'static str| post("/api/documents/annexed/phase".into(), json!({ "phase": p }));
+    assert_eq!(phase("amendments").await.status, 200);
+    let spans = |t: &str| json!([{ "text": t, "em": false, "strong": false }]);
+    let adopted = post(
+        "/api/documents/annexed/amendments".into(),
+        json!({ "kind": "replace", "target": target, "text": spans("Essential activities belong to the people who depend on them."), "rationale": "Shorter." }),
+    )
+    .await;
+    assert_eq!(adopted.status, 201);
+    let withdrawn = post(
+        "/api/documents/annexed/amendments".into(),
+        json!({ "kind": "delete", "target": other, "rationale": "Redundant." }),
+    )
+    .await;
+    assert_eq!(withdrawn.status, 201);
+    assert_eq!(
+        post(
+            "/api/documents/annexed/amendments/2/withdraw".into(),
+            json!({})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        post(
+            "/api/documents/annexed/amendments/1/screen".into(),
+            json!({ "decision": "vote" })
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(phase("voting").await.status, 200);
+    // Eligible voters are those who exist when the ballot opens.
+    let delegate = server.add_user("voter@example.org", manifesto_server::auth::Role::Delegate);
+    let ballot = post(
+        "/api/documents/annexed/ballots".into(),
+        json!({ "subject": { "kind": "amendment", "amendment": 1 }, "rules": { "majority": "two_thirds", "visibility": "roll_call" } }),
+    )
+    .await;
+    assert_eq!(ballot.status, 201, "{}", ballot.json());
+    let id = ballot.json()["id"].as_u64().expect("ballot");
+    let voter = Api {
+        client: reqwest::Client::new(),
+        base: server.http_url(""),
+        token: delegate.token.clone(),
+    };
+    let voted = voter
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/documents/annexed/ballots/{id}/vote"),
+            Some(json!({ "choice": "yes" })),
+        )
+        .await;
+    assert_eq!(voted.status, 200);
+    let closed = post(
+        format!("/api/documents/annexed/ballots/{id}/close"),
+        json!({}),
+    )
+    .await;
+    let outcome = closed.json()["outcome"]["text"]
+        .as_str()
+        .expect("outcome")
+        .to_owned();
+    assert!(outcome.starts_with("adopted: 1 yes"), "{outcome}");
+    // The follow-up applies it in the background.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while admin
+        .get("/api/documents/annexed/amendments/1")
+        .await
+        .json()["status"]
+        != "adopted"
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not applied");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let markdown = admin
+        .get("/api/documents/annexed/export.md?annex=true")
+        .await;
+    assert_eq!(markdown.status, 200);
+    let markdown = String::from_utf8(markdown.body).expect("UTF-8");
+    assert!(
+        markdown.contains("Essential activities belong to the people"),
+        "the adopted text"
+    );
+    assert!(
+        collapse(&markdown).contains(&outcome),
+        "the vote, stated with its rule:\n{markdown}"
+    );
+    assert!(
+        markdown.contains("A1") && markdown.contains("A2"),
+        "both amendments listed"
+    );
+    let html = admin
+        .get("/api/documents/annexed/export.html?annex=true")
+        .await;
+    let html = String::from_utf8(html.body).expect("UTF-8");
+    assert!(collapse(&html).contains(&outcome), "{html}");
+    let pdf = admin
+        .get("/api/documents/annexed/export.pdf?annex=true")
+        .await;
+    assert_eq!(pdf.status, 200);
+    let path = dir.path().join("annex.pdf");
+    std::fs::write(&path, &pdf.body).expect("write");
+    let extracted = poppler("pdftotext", &[path.to_str().expect("path"), "-"]);
+    assert!(
+        letters(&extracted).contains(&letters(&outcome)),
+        "the PDF annex states the vote"
+    );
+    // Without the annex, no vote in the text.
+    let plain_md = admin.get("/api/documents/annexed/export.md").await;
+    assert!(!String::from_utf8(plain_md.body)
+        .expect("UTF-8")
+        .contains(&outcome));
+    server.stop().await;
+}
