@@ -626,16 +626,16 @@ pub async fn edit_amendment(
         }
         Ok(())
     })?;
-    state.auth.record(
-        principal.actor(&address),
+    recorded(
+        &state,
+        &principal,
+        &address,
+        &id,
+        number,
         "amendment.edited",
-        Some(format!("document:{id}")),
         json!({ "amendment": number }),
-    );
-    let view = view_of(&state, &id, number).await?;
-    publish(&state, &id, "amendment.updated", &view);
-    state.flush().await?;
-    Ok(Json(view))
+    )
+    .await
 }
 
 async fn change_support(
@@ -655,18 +655,41 @@ async fn change_support(
         .documents
         .amendments
         .update(&id, number, |record| amendments::support(record, user, add))?;
-    state.auth.record(
-        principal.actor(&address),
+    recorded(
+        &state,
+        &principal,
+        &address,
+        &id,
+        number,
         if add {
             "amendment.supported"
         } else {
             "amendment.support_withdrawn"
         },
-        Some(format!("document:{id}")),
         json!({ "amendment": number }),
+    )
+    .await
+}
+
+/// Records a change to amendment `number` in the audit log, announces its new view to the
+/// document's members, makes it durable and answers with that view.
+async fn recorded(
+    state: &AppState,
+    principal: &Principal,
+    address: &str,
+    id: &str,
+    number: u64,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<Json<AmendmentView>, ApiError> {
+    state.auth.record(
+        principal.actor(address),
+        action,
+        Some(format!("document:{id}")),
+        details,
     );
-    let view = view_of(&state, &id, number).await?;
-    publish(&state, &id, "amendment.updated", &view);
+    let view = view_of(state, id, number).await?;
+    publish(state, id, "amendment.updated", &view);
     state.flush().await?;
     Ok(Json(view))
 }
@@ -736,16 +759,16 @@ pub async fn withdraw_amendment(
         amendments::set_status(record, AmendmentStatus::Withdrawn, Some(user), None);
         Ok(())
     })?;
-    state.auth.record(
-        principal.actor(&address),
+    recorded(
+        &state,
+        &principal,
+        &address,
+        &id,
+        number,
         "amendment.withdrawn",
-        Some(format!("document:{id}")),
         json!({ "amendment": number }),
-    );
-    let view = view_of(&state, &id, number).await?;
-    publish(&state, &id, "amendment.updated", &view);
-    state.flush().await?;
-    Ok(Json(view))
+    )
+    .await
 }
 
 /// The secretariat's decision on an amendment.
@@ -883,16 +906,16 @@ pub async fn screen_amendment(
             }
         }
     }
-    state.auth.record(
-        principal.actor(&address),
+    recorded(
+        &state,
+        &principal,
+        &address,
+        &id,
+        number,
         "amendment.screened",
-        Some(format!("document:{id}")),
         json!({ "amendment": number, "decision": format!("{:?}", screening.decision).to_lowercase() }),
-    );
-    let view = view_of(&state, &id, number).await?;
-    publish(&state, &id, "amendment.updated", &view);
-    state.flush().await?;
-    Ok(Json(view))
+    )
+    .await
 }
 
 /// Why an amendment could not be applied.

@@ -17,7 +17,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
 use super::documents::publish;
@@ -208,19 +207,6 @@ pub struct NewBallotInput {
     pub deadline: Option<String>,
 }
 
-/// Parses an RFC 3339 deadline that must be in the future.
-fn parse_deadline(value: &str) -> Result<i64, ApiError> {
-    let at = time::OffsetDateTime::parse(value, &Rfc3339)
-        .map_err(|_| ApiError::InvalidField("deadline must be an RFC 3339 time".into()))?
-        .unix_timestamp();
-    if at <= now() {
-        return Err(ApiError::InvalidField(
-            "deadline must be in the future".into(),
-        ));
-    }
-    Ok(at)
-}
-
 /// Open a ballot (secretariat): on an amendment in the Voting phase, or on adopting the whole
 /// text in the Final vote phase. The eligible voters are the active delegates now, and the
 /// secretariat accounts if the document's `secretariat_votes` is set.
@@ -250,7 +236,11 @@ pub async fn create_ballot(
     new.rules.check()?;
     let question = optional_text("question", new.question, MAX_QUESTION_CHARS)?
         .unwrap_or_else(|| new.subject.default_question());
-    let deadline = new.deadline.as_deref().map(parse_deadline).transpose()?;
+    let deadline = new
+        .deadline
+        .as_deref()
+        .map(super::documents::parse_deadline)
+        .transpose()?;
     check_phase(&document, &new.subject)?;
     // Checked and linked under the decisions lock, so an amendment gets one ballot at a time.
     let _decisions = state.documents.amendments.decisions.lock().await;

@@ -330,7 +330,7 @@ pub struct DocumentChange {
 }
 
 /// Parses an RFC 3339 deadline that must be in the future.
-fn parse_deadline(value: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_deadline(value: &str) -> Result<i64, ApiError> {
     let at = time::OffsetDateTime::parse(value, &Rfc3339)
         .map_err(|_| ApiError::InvalidField("deadline must be an RFC 3339 time".into()))?
         .unix_timestamp();

@@ -454,18 +454,6 @@ impl Comments {
             Ok(true)
         })
     }
-
-    /// Removes every comment of `document` (when the document itself is removed).
-    pub fn forget(&self, document: &str) -> Result<(), CommentError> {
-        let mut prefix = document.as_bytes().to_vec();
-        prefix.push(0);
-        let mut batch = sled::Batch::default();
-        for item in self.tree.scan_prefix(prefix) {
-            batch.remove(item?.0);
-        }
-        self.tree.apply_batch(batch)?;
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -221,19 +221,6 @@ impl EventLog {
 
         Ok(CatchUp { missed, gap, live })
     }
-
-    /// Removes a document's events (when the document itself is removed).
-    pub fn forget(&self, document: &str) -> Result<(), sled::Error> {
-        self.channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(document);
-        let mut batch = sled::Batch::default();
-        for entry in self.tree.scan_prefix(prefix(document)) {
-            batch.remove(entry?.0);
-        }
-        self.tree.apply_batch(batch)
-    }
 }
 
 #[cfg(test)]
