@@ -932,3 +932,31 @@ async fn diffs_histories_and_editorial_corrections() {
     client.close().await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_changes_reach_every_document_live() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let api = Api::new(&server, &server.admin.token);
+    api.import("members", DEMO_EN).await;
+    let delegate = server.add_user("mira@example.org", Role::Delegate);
+    let mut events = Events::open(&server, &delegate.token, "members", None).await;
+    let target = server.add_user("otto@example.org", Role::Observer);
+    let (status, _) = api
+        .patch(
+            &format!("/api/users/{}", target.id),
+            json!({ "role": "delegate" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let event = events
+        .next_of("member.updated", Duration::from_secs(1))
+        .await;
+    assert_eq!(event.data["data"]["id"], target.id);
+    assert_eq!(event.data["data"]["role"], "delegate");
+    assert!(
+        event.data["data"].get("email").is_none(),
+        "no email to other members"
+    );
+    server.stop().await;
+}
