@@ -140,6 +140,10 @@ pub struct Config {
     /// English and in French) so there is something to open at once.
     #[arg(long, env = "MANIFESTO_DEMO", default_value_t = false)]
     pub demo: bool,
+
+    /// The browser app's build (`npm run build` in `client/` writes `client/dist`).
+    #[arg(long, env = "MANIFESTO_CLIENT_DIR", default_value = "client/dist")]
+    pub client_dir: PathBuf,
 }
 
 /// A secret setting: never shown by `Debug`.
@@ -222,6 +226,7 @@ impl Config {
             password_hash_queue: 64,
             trust_forwarded_for: false,
             demo: false,
+            client_dir: PathBuf::from("client/dist"),
         }
     }
 

@@ -12,7 +12,7 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -399,6 +399,8 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// Client addresses come from the last `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
+    /// The browser app's build.
+    pub client: crate::client_app::ClientApp,
 }
 
 impl WebSettings {
@@ -699,7 +701,11 @@ pub fn router(state: AppState) -> axum::Router {
         .openapi
         .set(serde_json::to_value(&api).expect("the OpenAPI document serialises"));
     router
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(
+            |State(state): State<AppState>, request: axum::extract::Request| async move {
+                state.web.client.fallback(request).await
+            },
+        )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -709,28 +715,23 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// A page with the shared stylesheet inlined.
-fn page(html: &'static str) -> String {
-    html.replace("/*STYLE*/", include_str!("pages/style.css"))
+/// The browser app (it routes itself). 503 `client_not_built` when it is not built.
+#[utoipa::path(get, path = "/", tag = "live", responses((status = 200, description = "The browser app", content_type = "text/html")))]
+async fn index(State(state): State<AppState>) -> Response {
+    state.web.client.index().await
 }
 
-/// The home page: who is logged in, log in or out. (The browser app replaces these pages.)
-#[utoipa::path(get, path = "/", tag = "live", responses((status = 200, description = "Home page", content_type = "text/html")))]
-async fn index() -> Html<String> {
-    Html(page(include_str!("pages/index.html")))
+/// The browser app, at its login view; it posts to `POST /api/session`.
+#[utoipa::path(get, path = "/login", tag = "session", responses((status = 200, description = "The browser app", content_type = "text/html")))]
+async fn login_page(State(state): State<AppState>) -> Response {
+    state.web.client.index().await
 }
 
-/// The login form; it posts to `POST /api/session`.
-#[utoipa::path(get, path = "/login", tag = "session", responses((status = 200, description = "Login page", content_type = "text/html")))]
-async fn login_page() -> Html<String> {
-    Html(page(include_str!("pages/login.html")))
-}
-
-/// Where an invitation link leads (`/invite#SECRET`): shows the invitation and lets the
-/// invitee choose a password.
-#[utoipa::path(get, path = "/invite", tag = "members", responses((status = 200, description = "Invitation page", content_type = "text/html")))]
-async fn invite_page() -> Html<String> {
-    Html(page(include_str!("pages/invite.html")))
+/// Where an invitation link leads (`/invite#SECRET`): the browser app shows the invitation
+/// and lets the invitee choose a password.
+#[utoipa::path(get, path = "/invite", tag = "members", responses((status = 200, description = "The browser app", content_type = "text/html")))]
+async fn invite_page(State(state): State<AppState>) -> Response {
+    state.web.client.index().await
 }
 
 /// The body of `GET /healthz`.
@@ -884,6 +885,7 @@ mod tests {
             public_origin: Some("https://m.example.org".into()),
             secure_cookies: true,
             trust_forwarded_for: false,
+            client: crate::client_app::ClientApp::new("client/dist"),
         };
         let cookie = web.session_cookie(Some("s3cret"), Duration::from_secs(60));
         assert_eq!(

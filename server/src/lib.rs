@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_app;
 pub mod config;
 mod demo;
 pub mod documents;
@@ -277,6 +278,7 @@ pub async fn run_with_store(
             public_origin: config.public_origin(),
             secure_cookies: config.secure_cookies(),
             trust_forwarded_for: config.trust_forwarded_for,
+            client: crate::client_app::ClientApp::new(&config.client_dir),
         }),
         flusher,
         openapi: Default::default(),
