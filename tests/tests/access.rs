@@ -527,6 +527,7 @@ const MATRIX: &[Expected] = &[
     route("GET", "/api/me/sessions", MEMBERS),
     route("DELETE", "/api/me/sessions/{id}", [401, 204, 204, 204]),
     route("POST", "/api/me/password", [401, 204, 204, 204]),
+    route("PATCH", "/api/me", MEMBERS),
     route("GET", "/api/me/tokens", MEMBERS),
     route("POST", "/api/me/tokens", [401, 201, 201, 201]),
     route("DELETE", "/api/me/tokens/{id}", [401, 204, 204, 204]),
@@ -866,6 +867,7 @@ impl Matrix<'_> {
                 Some(json!({ "current_password": TEST_PASSWORD, "new_password": TEST_PASSWORD })),
             ),
             ("POST", "/api/me/tokens") => call(path, Some(json!({ "name": "matrix" }))),
+            ("PATCH", "/api/me") => call(path, Some(json!({ "language": "fr" }))),
             ("DELETE", "/api/me/tokens/{id}") => {
                 let (_, token) = self
                     .accounts
@@ -2736,5 +2738,56 @@ async fn the_last_active_secretariat_cannot_be_demoted_or_deactivated() {
     http.patch(&me, second_cred, json!({ "role": "observer" }))
         .await
         .expect(200, "");
+    server.stop().await;
+}
+
+// ----- the app's language, remembered per person -----
+
+#[tokio::test]
+async fn each_person_keeps_the_language_they_chose() {
+    let dir = tempdir();
+    let server = TestServer::start(dir.path()).await;
+    let http = Http::new(&server);
+    let delegate =
+        manifesto_tests::add_user(&server.db, "lang@example.org", Role::Delegate).unwrap();
+    let me = http
+        .get("/api/session", Cred::Bearer(&delegate.token))
+        .await;
+    assert_eq!(me.body["user"]["language"], Value::Null);
+    let changed = http
+        .patch(
+            "/api/me",
+            Cred::Bearer(&delegate.token),
+            json!({ "language": "fr" }),
+        )
+        .await;
+    assert_eq!(changed.status, 200);
+    assert_eq!(changed.body["language"], "fr");
+    http.patch(
+        "/api/me",
+        Cred::Bearer(&delegate.token),
+        json!({ "language": "de" }),
+    )
+    .await
+    .expect(422, "invalid_field");
+    http.patch(
+        "/api/me",
+        Cred::Bearer(&delegate.token),
+        json!({ "colour": "red" }),
+    )
+    .await
+    .expect(400, "invalid_json");
+    // Someone else's choice is theirs alone, and it survives a restart.
+    let admin = http
+        .get("/api/session", Cred::Bearer(&server.admin.token))
+        .await;
+    assert_eq!(admin.body["user"]["language"], Value::Null);
+    let token = delegate.token.clone();
+    server.stop().await;
+    let server = TestServer::start(dir.path()).await;
+    let me = Http::new(&server)
+        .get("/api/session", Cred::Bearer(&token))
+        .await;
+    assert_eq!(me.body["user"]["language"], "fr");
     server.stop().await;
 }

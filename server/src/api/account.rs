@@ -172,6 +172,52 @@ pub async fn current_session(principal: Principal) -> Json<WhoAmI> {
     })
 }
 
+/// The languages the app speaks.
+pub const LANGUAGES: [&str; 2] = ["en", "fr"];
+
+/// What a person may change about themselves.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    /// The app's language: `en` or `fr`.
+    pub language: Option<String>,
+}
+
+/// Change your own preferences (the app's language, remembered across devices).
+#[utoipa::path(
+    patch,
+    path = "/api/me",
+    tag = "session",
+    request_body = UpdateMe,
+    responses(
+        (status = 200, body = MemberView),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "invalid_field: an unknown language"),
+    )
+)]
+pub async fn update_me(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(request): ApiJson<UpdateMe>,
+) -> Result<Json<MemberView>, ApiError> {
+    let language = match request.language {
+        Some(language) if LANGUAGES.contains(&language.as_str()) => Some(language),
+        Some(other) => {
+            return Err(ApiError::InvalidField(format!(
+                "language must be one of {LANGUAGES:?}, not {other:?}"
+            )))
+        }
+        None => None,
+    };
+    let user = state.auth.accounts.update_user(principal.user.id, |user| {
+        if let Some(language) = &language {
+            user.language = Some(language.clone());
+        }
+    })?;
+    state.flush().await?;
+    Ok(Json(MemberView::from(&user)))
+}
+
 /// Log out: ends this session, clears the cookie, closes its live connections.
 #[utoipa::path(
     delete,

@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(account::my_sessions))
         .routes(routes!(account::end_session))
         .routes(routes!(account::change_password))
+        .routes(routes!(account::update_me))
         .routes(routes!(account::list_tokens, account::create_token))
         .routes(routes!(account::revoke_token))
         .routes(routes!(members::list_users))
@@ -119,6 +120,8 @@ pub struct MemberView {
     pub active: bool,
     /// RFC 3339.
     pub created_at: String,
+    /// The app's language the person chose (`en` or `fr`); absent until they choose.
+    pub language: Option<String>,
 }
 
 impl From<&User> for MemberView {
@@ -132,6 +135,7 @@ impl From<&User> for MemberView {
             role: user.role,
             active: user.active,
             created_at: timestamp(user.created_at),
+            language: user.language.clone(),
         }
     }
 }

@@ -64,6 +64,9 @@ pub struct User {
     /// argon2id PHC string.
     pub password_hash: String,
     pub created_at: i64,
+    /// The language the person chose for the app (`en` or `fr`); unset: the browser's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// What a new account is made of.
@@ -326,6 +329,7 @@ impl Accounts {
             active: true,
             password_hash: new.password_hash,
             created_at: now(),
+            language: None,
         };
         (&self.users, &self.emails)
             .transaction(|(users, emails)| {
@@ -749,6 +753,7 @@ impl Accounts {
                     active: true,
                     password_hash: password_hash.clone(),
                     created_at: now(),
+                    language: None,
                 };
                 emails.insert(user.email.as_bytes(), &key(user.id))?;
                 users.insert(&key(user.id), encode(&user))?;
