@@ -117,3 +117,29 @@ async fn without_a_build_the_pages_say_how_to_build_it() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+/// The browser app's wire types are generated (`npm run gen:api`, openapi-typescript) from
+/// `client/src/api/openapi.json`; this keeps that file equal to what the server serves, so a
+/// change to the API that the app has not taken in fails here. `UPDATE_CLIENT_API=1` rewrites it.
+#[tokio::test]
+async fn the_clients_copy_of_the_api_description_is_the_servers() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path()).await;
+    let (status, _, body) = get(&server, "/api/openapi.json", &[]).await;
+    assert_eq!(status, 200);
+    let live: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let pretty = serde_json::to_string_pretty(&live).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../client/src/api/openapi.json");
+    if std::env::var_os("UPDATE_CLIENT_API").is_some() {
+        std::fs::write(&path, &pretty).unwrap();
+    }
+    let copy = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        copy == pretty,
+        "client/src/api/openapi.json differs from the server's API description: run \
+         `UPDATE_CLIENT_API=1 cargo test -p manifesto-tests --test client_app` and then \
+         `npm run typecheck` in client/ to see what the app must change"
+    );
+    server.stop().await;
+}

@@ -1,0 +1,122 @@
+// The browser tests' harness: the real server (the binary from MANIFESTO_BIN, a temporary data
+// directory, the app's build from client/dist, the demo drafts), accounts made the way people
+// join, and Debian's Chromium driven by playwright-core (no browser download).
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import { ADMIN, Server, api, createAccount, login, makeDataDir, removeDir, waitFor } from '../node/helpers.mjs'
+
+export { ADMIN, api, login, waitFor }
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+/** The app's build: client/dist, or MANIFESTO_CLIENT_DIST (a build elsewhere). */
+export const CLIENT_DIST = path.resolve(process.env.MANIFESTO_CLIENT_DIST ?? path.resolve(here, '../../client/dist'))
+/** Screenshots of the main views, kept as the run's artifacts (look at them). */
+export const ARTIFACTS = path.resolve(here, 'artifacts')
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'
+
+export const PEOPLE = Object.freeze({
+  alice: { email: 'alice@example.org', name: 'Alice Martin', role: 'delegate', password: 'alice long passphrase' },
+  bruno: { email: 'bruno@example.org', name: 'Bruno Keller', role: 'delegate', password: 'bruno long passphrase' },
+  olga: { email: 'olga@example.org', name: 'Olga Observer', role: 'observer', password: 'olga long passphrase' },
+})
+
+/**
+ * Starts the server with the demo drafts and the app, and creates the accounts in `people`
+ * (keys of PEOPLE). Returns `{ server, admin: cookie, close() }`.
+ */
+export async function startApp (people = ['alice', 'bruno']) {
+  if (!fs.existsSync(path.join(CLIENT_DIST, 'index.html'))) {
+    throw new Error(`no build of the app in ${CLIENT_DIST}: run \`npm ci && npm run build\` in client/`)
+  }
+  const dataDir = makeDataDir()
+  const server = await Server.start(dataDir, { args: ['--client-dir', CLIENT_DIST, '--demo'] })
+  const admin = await login(server, ADMIN.email, ADMIN.password)
+  for (const key of people) {
+    const person = PEOPLE[key]
+    await createAccount(server, admin, person)
+  }
+  return {
+    server,
+    admin,
+    async close () {
+      await server.stop()
+      removeDir(dataDir)
+    },
+  }
+}
+
+/** Headless Debian Chromium with the flags this machine needs (no background networking). */
+export async function launchBrowser () {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifesto-chromium-'))
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  const close = browser.close.bind(browser)
+  browser.close = async () => {
+    await close()
+    fs.rmSync(userDataDir, { recursive: true, force: true })
+  }
+  return browser
+}
+
+/**
+ * A new browser context (its own cookies and storage) logged in through the app's login
+ * form as `who` ('admin' or a key of PEOPLE). Returns `{ context, page }` on the documents list.
+ */
+export async function loggedIn (browser, server, who, { viewport = { width: 1280, height: 800 }, lang = 'en' } = {}) {
+  const person = who === 'admin' ? ADMIN : PEOPLE[who]
+  const context = await browser.newContext({ viewport, locale: lang === 'fr' ? 'fr-FR' : 'en-GB' })
+  const page = await context.newPage()
+  page.on('pageerror', (error) => console.error(`[${who}] page error:`, error))
+  await page.goto(`${server.origin}/login`)
+  await page.getByLabel(/^(Email|Adresse électronique)$/).fill(person.email)
+  await page.getByLabel(/^(Password|Mot de passe)$/).fill(person.password)
+  await page.getByRole('button', { name: /^(Log in|Se connecter)$/ }).click()
+  await page.waitForURL(`${server.origin}/`)
+  return { context, page }
+}
+
+/** Opens a document's page (a tab of it) and waits until the text is synced. */
+export async function openDocument (page, server, id, tab = '') {
+  await page.goto(`${server.origin}/documents/${id}${tab ? `/${tab}` : ''}`)
+  if (!tab) await page.locator('.manuscript p').first().waitFor()
+}
+
+/** The paragraph with this number in the margin (e.g. "1.2"). */
+export function paragraph (page, number) {
+  return page.locator(`.manuscript p[data-number="${number}"]`)
+}
+
+/** Saves a screenshot as an artifact: tests/e2e/artifacts/<name>.png. */
+export async function screenshot (page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false })
+}
+
+/**
+ * Runs the axe-core audit on the page; returns the serious and critical violations, each as
+ * `{ id, impact, help, nodes: [selectors] }`.
+ */
+export async function audit (page) {
+  await page.addScriptTag({ path: path.resolve(here, 'node_modules/axe-core/axe.min.js') })
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    return await axe.run(document, { resultTypes: ['violations'] })
+  })
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }))
+}
