@@ -113,8 +113,9 @@ impl ClientApp {
 
 /// Paths the app routes itself: not the API, not the WebSocket, not a file name.
 fn is_app_path(path: &str) -> bool {
-    !(path.starts_with("/api/") || path == "/api" || path.starts_with("/ws/"))
-        && !path.rsplit('/').next().unwrap_or("").contains('.')
+    let api_or_socket = path.starts_with("/api/") || path == "/api" || path.starts_with("/ws/");
+    let file_name = path.rsplit('/').next().unwrap_or("").contains('.');
+    !api_or_socket && !file_name
 }
 
 /// A browser navigation (or a client that takes anything).

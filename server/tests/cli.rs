@@ -64,9 +64,18 @@ fn invalid_setting_is_refused_with_its_name() {
 #[test]
 fn serves_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let build = dir.path().join("client-build");
+    std::fs::create_dir_all(&build).expect("build dir");
+    std::fs::write(
+        build.join("index.html"),
+        "<!doctype html><title>Manifesto</title>",
+    )
+    .expect("index.html");
     let mut child = Command::new(BINARY)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
+        .arg(dir.path().join("data"))
+        .arg("--client-dir")
+        .arg(&build)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -87,7 +96,11 @@ fn serves_health_and_stops_on_sigterm() {
     let (status, body) = http_get(&addr, "/");
     assert_eq!(status, 200);
     assert!(body.contains("Manifesto"), "{body}");
+    // Any other page is the app's to route; the API answers its own 404s.
     let (status, body) = http_get(&addr, "/no/such/page");
+    assert_eq!(status, 200);
+    assert!(body.contains("Manifesto"), "{body}");
+    let (status, body) = http_get(&addr, "/api/no/such/route");
     assert_eq!(status, 404);
     assert!(body.contains(r#""code":"not_found""#), "{body}");
 

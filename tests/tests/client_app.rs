@@ -129,8 +129,8 @@ async fn the_clients_copy_of_the_api_description_is_the_servers() {
     assert_eq!(status, 200);
     let live: serde_json::Value = serde_json::from_str(&body).unwrap();
     let pretty = serde_json::to_string_pretty(&live).unwrap() + "\n";
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../client/src/api/openapi.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/src/api/openapi.json");
     if std::env::var_os("UPDATE_CLIENT_API").is_some() {
         std::fs::write(&path, &pretty).unwrap();
     }
