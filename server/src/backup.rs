@@ -199,12 +199,15 @@ impl Snapshot {
     }
 }
 
+/// A tree's name and its records (key, value), in key order.
+pub type TreeRecords = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// A decoded, verified backup.
 pub struct Decoded {
     /// Its header.
     pub header: Header,
     /// Tree name → records.
-    pub trees: Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>,
+    pub trees: Vec<TreeRecords>,
 }
 
 /// Most bytes a backup may decompress to (a guard against a decompression bomb).
@@ -249,7 +252,7 @@ pub fn decode(file: impl Read) -> anyhow::Result<Decoded> {
         *rest = tail;
         Ok(bytes.to_vec())
     };
-    let mut trees: Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> = Vec::new();
+    let mut trees: Vec<TreeRecords> = Vec::new();
     loop {
         let (&tag, tail) = rest
             .split_first()
@@ -643,7 +646,7 @@ mod tests {
         db
     }
 
-    fn contents(db: &sled::Db) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+    fn contents(db: &sled::Db) -> Vec<TreeRecords> {
         let mut all: Vec<_> = db
             .tree_names()
             .into_iter()

@@ -323,3 +323,52 @@ fn older_data_is_backed_up_then_migrated_on_start() {
     let log = serve_once(&data, &["--backup-dir", backups.to_str().expect("utf-8")]);
     assert!(!log.contains("migrating"), "{log}");
 }
+
+/// `deploy/manifesto.service` passes `systemd-analyze verify` (with `ExecStart` pointing at
+/// this build, since verify checks that the program exists). Where systemd is not installed
+/// there is nothing to verify with: the test says so and passes.
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let available = Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!("systemd-analyze is not installed here: deploy/manifesto.service not verified");
+        return;
+    }
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/manifesto.service"
+    ))
+    .expect("read the unit");
+    let installed = "ExecStart=/usr/local/bin/manifesto serve";
+    assert!(unit.contains(installed), "the unit's ExecStart changed");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("manifesto.service");
+    std::fs::write(
+        &path,
+        unit.replace(installed, &format!("ExecStart={BINARY} serve")),
+    )
+    .expect("write");
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze");
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    // verify reports some problems as warnings only, with success.
+    assert!(
+        !stderr.contains("manifesto.service"),
+        "systemd-analyze verify warns about the unit:\n{stderr}"
+    );
+    for option in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=manifesto",
+        "DynamicUser=yes",
+    ] {
+        assert!(unit.contains(option), "the unit lacks {option}");
+    }
+}

@@ -100,9 +100,10 @@ export class Server {
 
   /**
    * Starts the server on `dataDir` and resolves once it printed its listening line. On an
-   * empty data directory the server creates the `ADMIN` secretariat account.
+   * empty data directory the server creates the `ADMIN` secretariat account. `env` adds
+   * settings (`MANIFESTO_PUBLIC_URL`, …).
    */
-  static async start (dataDir) {
+  static async start (dataDir, { env = {} } = {}) {
     const bin = serverBinary()
     const child = spawn(bin, [
       'serve',
@@ -111,7 +112,7 @@ export class Server {
       '--durability', 'process-crash'
     ], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: serverEnv()
+      env: { ...serverEnv(), ...env }
     })
     running.add(child)
     child.once('exit', () => running.delete(child))
