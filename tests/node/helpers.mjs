@@ -100,19 +100,20 @@ export class Server {
 
   /**
    * Starts the server on `dataDir` and resolves once it printed its listening line. On an
-   * empty data directory the server creates the `ADMIN` secretariat account. `env` adds
-   * settings (`MANIFESTO_PUBLIC_URL`, …).
+   * empty data directory the server creates the `ADMIN` secretariat account. `args` are more
+   * `manifesto serve` options (the browser tests pass `--client-dir` and `--demo`).
    */
-  static async start (dataDir, { env = {} } = {}) {
+  static async start (dataDir, { args = [] } = {}) {
     const bin = serverBinary()
     const child = spawn(bin, [
       'serve',
       '--listen', '127.0.0.1:0',
       '--data', dataDir,
-      '--durability', 'process-crash'
+      '--durability', 'process-crash',
+      ...args
     ], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...serverEnv(), ...env }
+      env: serverEnv()
     })
     running.add(child)
     child.once('exit', () => running.delete(child))

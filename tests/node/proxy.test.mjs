@@ -219,9 +219,7 @@ for (const kind of ['caddy', 'nginx']) {
       dataDir = makeDataDir()
       port = await freePort()
       origin = `https://localhost:${port}`
-      server = await Server.start(dataDir, {
-        env: { MANIFESTO_PUBLIC_URL: origin, MANIFESTO_TRUST_FORWARDED_FOR: 'true' }
-      })
+      server = await Server.start(dataDir, { args: ['--public-url', origin, '--trust-forwarded-for'] })
       ;({ proxy, ca } = await (kind === 'caddy' ? startCaddy : startNginx)(dir, port, server.port))
       await waitFor(async () => {
         if (proxy.child.exitCode !== null) throw new Error(`${kind} exited:\n${proxy.log}`)
