@@ -40,6 +40,35 @@ pub enum Command {
     Document(DocumentCommand),
     /// Export a document as PDF, Markdown or HTML (while the server is stopped).
     Export(crate::export::ExportArgs),
+    /// Check the server's configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Write a consistent backup of a data directory, while the server runs (through its
+    /// admin socket, `admin.sock` in the data directory) or while it is stopped.
+    Backup {
+        #[command(flatten)]
+        data: DataDir,
+        /// The backup file to write (a gzip file; `.mfbk` by convention).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new, empty data directory.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to create (it must be empty or absent).
+        #[arg(long = "data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// `manifesto config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (flags > MANIFESTO_* variables > --config file >
+    /// defaults) as TOML, secrets masked, and every mistake in it; exits 1 if there is one.
+    Check(Config),
 }
 
 /// `manifesto document …`
@@ -398,9 +427,10 @@ fn audit_command(command: AuditCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sets up logging to standard error in the configured format.
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MANIFESTO_LOG")
+/// Sets up logging to standard error in the configured format, with `filter` (e.g. `info`;
+/// checked by `Config::problems`, and `info` if it does not parse).
+pub fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -455,11 +485,37 @@ fn listen(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListe
 
 /// Runs the command line; the binary's `main` only calls this.
 pub async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
+    let parsed = match crate::config_file::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(crate::config_file::CliError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprint!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Command::Config(ConfigCommand::Check(config)) = &parsed.cli.command {
+        print!("{}", crate::config_file::describe(&parsed));
+        let problems = config.problems();
+        if problems.is_empty() {
+            println!("# The configuration is valid.");
+            return Ok(());
+        }
+        eprintln!("invalid configuration:");
+        for problem in problems {
+            eprintln!("  - {problem}");
+        }
+        std::process::exit(1);
+    }
+    match parsed.cli.command {
         Command::Serve(config) => {
-            init_logging(config.log_format);
-            config.validate()?;
+            if let Err(errors) = config.validate_all() {
+                eprintln!("invalid configuration:");
+                for problem in errors.0 {
+                    eprintln!("  - {problem}");
+                }
+                std::process::exit(2);
+            }
+            init_logging(config.log_format, &config.log);
             let listener = listen(config.listen)
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
             let address = listener.local_addr()?;
@@ -472,5 +528,56 @@ pub async fn main() -> anyhow::Result<()> {
         Command::Audit(command) => audit_command(command),
         Command::Document(command) => document_command(command),
         Command::Export(args) => crate::export::export_command(args),
+        Command::Config(ConfigCommand::Check(_)) => Ok(()),
+        Command::Backup { data, out } => backup_command(&data.data_dir, &out),
+        Command::Restore { from, data_dir } => {
+            let header = crate::backup::restore(&from, &data_dir)?;
+            println!(
+                "restored {} records taken at {} (data format {}) into {}; start the server with --data {}",
+                header.n_records,
+                header.created_at,
+                header.format_version,
+                data_dir.display(),
+                data_dir.display()
+            );
+            Ok(())
+        }
     }
+}
+
+/// `manifesto backup`: through the running server's admin socket, else from the stopped
+/// server's data directory.
+fn backup_command(data_dir: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    if let Some(bytes) = crate::backup::backup_through_socket(data_dir)? {
+        crate::backup::write_file(out, &bytes)?;
+        println!(
+            "backup of the running server written to {} ({} bytes)",
+            out.display(),
+            bytes.len()
+        );
+        return Ok(());
+    }
+    if !data_dir.join("store").exists() {
+        bail!("no data in {}: is --data right?", data_dir.display());
+    }
+    let store = crate::open_sled_unchecked(data_dir, SyncMode::ProcessCrash)?;
+    // Any format this server can read back is backed up as it is, older ones included.
+    if let Some(found) = crate::format::stored_version(store.db(), data_dir)? {
+        if found > crate::format::FORMAT_VERSION {
+            return Err(crate::format::FormatError::Newer {
+                dir: data_dir.display().to_string(),
+                found,
+            }
+            .into());
+        }
+    }
+    let bytes = crate::backup::backup_offline(store.db())?;
+    crate::backup::write_file(out, &bytes)?;
+    println!(
+        "backup of the stopped server's data written to {} ({} bytes)",
+        out.display(),
+        bytes.len()
+    );
+    Ok(())
 }

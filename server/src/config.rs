@@ -1,5 +1,6 @@
 //! Server configuration: one [`Config`], parsed from the command line with every field also
-//! read from a `MANIFESTO_*` environment variable, validated before anything starts.
+//! read from a `MANIFESTO_*` environment variable or a TOML file (see `config_file`),
+//! validated before anything starts: [`Config::problems`] lists every mistake.
 //!
 //! Configuration is passed explicitly to what needs it; nothing reads it from global state.
 
@@ -42,6 +43,11 @@ pub enum LogFormat {
 /// Everything `manifesto serve` can be told.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
+    /// A TOML file of settings, keyed like the environment variables without `MANIFESTO_`
+    /// in lower case (`ping_interval_secs = 25`). Flags and environment variables win over it.
+    #[arg(long = "config", env = "MANIFESTO_CONFIG")]
+    pub config_file: Option<PathBuf>,
+
     /// Address to listen on (use port 0 for any free port).
     #[arg(long, env = "MANIFESTO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -90,6 +96,11 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "MANIFESTO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Which logs to write: a level (`info`, `debug`) or per-module directives
+    /// (`info,manifesto_server::rooms=debug`).
+    #[arg(long, env = "MANIFESTO_LOG", default_value = "info")]
+    pub log: String,
 
     /// The address people use to reach the server, e.g. https://manifesto.example.org.
     /// Browser requests and WebSocket upgrades must come from this origin; with https,
@@ -144,6 +155,24 @@ pub struct Config {
     /// The browser app's build (`npm run build` in `client/` writes `client/dist`).
     #[arg(long, env = "MANIFESTO_CLIENT_DIR", default_value = "client/dist")]
     pub client_dir: PathBuf,
+
+    /// A bearer token `GET /metrics` requires (at least 16 characters). Unset: `/metrics` is
+    /// open to whoever reaches the server, so keep it behind the proxy's block.
+    #[arg(long, env = "MANIFESTO_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
+
+    /// Minutes between scheduled backups while the server runs; 0 turns them off.
+    #[arg(long, env = "MANIFESTO_BACKUP_EVERY_MINUTES", default_value_t = 0)]
+    pub backup_every_minutes: u64,
+
+    /// Scheduled backups kept; older ones are deleted.
+    #[arg(long, env = "MANIFESTO_BACKUP_KEEP", default_value_t = 24)]
+    pub backup_keep: u64,
+
+    /// Where scheduled backups (and the backup taken before a data migration) are written.
+    /// Default: `backups/` in the data directory. Copy them to another machine too.
+    #[arg(long, env = "MANIFESTO_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// A secret setting: never shown by `Debug`.
@@ -186,7 +215,24 @@ pub enum ConfigError {
     /// The first account's password does not meet the policy.
     #[error("admin-password is refused: {0}")]
     AdminPassword(crate::auth::password::PasswordPolicyError),
+    /// The metrics token is too short to be a secret.
+    #[error("metrics-token must have at least {MIN_METRICS_TOKEN_CHARS} characters")]
+    MetricsToken,
+    /// The log filter does not parse.
+    #[error("log is not a log filter (e.g. `info` or `info,manifesto_server=debug`): {0}")]
+    LogFilter(String),
+    /// A path setting is empty.
+    #[error("{0} must not be empty")]
+    EmptyPath(&'static str),
 }
+
+/// Shortest metrics token accepted.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
+
+/// Every mistake of a configuration, one per line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
 
 fn check_range(name: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if (min..=max).contains(&value) {
@@ -216,6 +262,7 @@ impl Config {
             compact_after_updates: 2000,
             compact_after_bytes: 8 * 1024 * 1024,
             log_format: LogFormat::Text,
+            log: "info".into(),
             public_url: None,
             admin_email: "secretariat@localhost".into(),
             admin_password: None,
@@ -227,67 +274,132 @@ impl Config {
             trust_forwarded_for: false,
             demo: false,
             client_dir: PathBuf::from("client/dist"),
+            config_file: None,
+            metrics_token: None,
+            backup_every_minutes: 0,
+            backup_keep: 24,
+            backup_dir: None,
         }
     }
 
     /// Checks every setting; the first mistake found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_range(
-            "max-frame-bytes",
-            self.max_frame_bytes as u64,
-            1024,
-            64 * 1024 * 1024,
-        )?;
-        check_range("ping-interval-secs", self.ping_interval_secs, 1, 3600)?;
-        check_range("idle-timeout-secs", self.idle_timeout_secs, 2, 7200)?;
-        check_range(
-            "outbound-queue-frames",
-            self.outbound_queue_frames as u64,
-            8,
-            1 << 20,
-        )?;
-        check_range("room-idle-secs", self.room_idle_secs, 0, 86_400)?;
-        check_range(
-            "compact-after-updates",
-            self.compact_after_updates,
-            1,
-            u64::MAX,
-        )?;
-        check_range("compact-after-bytes", self.compact_after_bytes, 1, u64::MAX)?;
-        check_range("session-idle-hours", self.session_idle_hours, 1, 24 * 90)?;
-        check_range("session-days", self.session_days, 1, 365)?;
-        check_range("invitation-days", self.invitation_days, 1, 90)?;
-        check_range(
-            "password-hash-concurrency",
-            self.password_hash_concurrency as u64,
-            1,
-            64,
-        )?;
-        check_range(
-            "password-hash-queue",
-            self.password_hash_queue as u64,
-            0,
-            100_000,
-        )?;
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks every setting; every mistake found is returned.
+    pub fn validate_all(&self) -> Result<(), ConfigErrors> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+
+    /// Every mistake in the settings, in the order of `--help`.
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let ranges: [(&'static str, u64, u64, u64); 14] = [
+            (
+                "max-frame-bytes",
+                self.max_frame_bytes as u64,
+                1024,
+                64 * 1024 * 1024,
+            ),
+            ("ping-interval-secs", self.ping_interval_secs, 1, 3600),
+            ("idle-timeout-secs", self.idle_timeout_secs, 2, 7200),
+            (
+                "outbound-queue-frames",
+                self.outbound_queue_frames as u64,
+                8,
+                1 << 20,
+            ),
+            ("room-idle-secs", self.room_idle_secs, 0, 86_400),
+            (
+                "compact-after-updates",
+                self.compact_after_updates,
+                1,
+                u64::MAX,
+            ),
+            ("compact-after-bytes", self.compact_after_bytes, 1, u64::MAX),
+            ("session-idle-hours", self.session_idle_hours, 1, 24 * 90),
+            ("session-days", self.session_days, 1, 365),
+            ("invitation-days", self.invitation_days, 1, 90),
+            (
+                "password-hash-concurrency",
+                self.password_hash_concurrency as u64,
+                1,
+                64,
+            ),
+            (
+                "password-hash-queue",
+                self.password_hash_queue as u64,
+                0,
+                100_000,
+            ),
+            (
+                "backup-every-minutes",
+                self.backup_every_minutes,
+                0,
+                7 * 24 * 60,
+            ),
+            ("backup-keep", self.backup_keep, 1, 10_000),
+        ];
+        let mut problems: Vec<ConfigError> = ranges
+            .into_iter()
+            .filter_map(|(name, value, min, max)| check_range(name, value, min, max).err())
+            .collect();
+        if self.data_dir.as_os_str().is_empty() {
+            problems.push(ConfigError::EmptyPath("data"));
+        }
+        if self
+            .backup_dir
+            .as_ref()
+            .is_some_and(|dir| dir.as_os_str().is_empty())
+        {
+            problems.push(ConfigError::EmptyPath("backup-dir"));
+        }
         if let Some(url) = &self.public_url {
             if parse_origin(url).is_none() {
-                return Err(ConfigError::PublicUrl(url.clone()));
+                problems.push(ConfigError::PublicUrl(url.clone()));
             }
         }
         let email = crate::auth::accounts::normalise_email(&self.admin_email);
         if !crate::auth::accounts::is_plausible_email(&email) {
-            return Err(ConfigError::AdminEmail(self.admin_email.clone()));
+            problems.push(ConfigError::AdminEmail(self.admin_email.clone()));
         }
         if let Some(password) = &self.admin_password {
-            crate::auth::password::check_policy(&password.0).map_err(ConfigError::AdminPassword)?;
+            if let Err(e) = crate::auth::password::check_policy(&password.0) {
+                problems.push(ConfigError::AdminPassword(e));
+            }
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|token| token.0.chars().count() < MIN_METRICS_TOKEN_CHARS)
+        {
+            problems.push(ConfigError::MetricsToken);
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            problems.push(ConfigError::LogFilter(e.to_string()));
         }
         if self.idle_timeout_secs <= self.ping_interval_secs {
-            return Err(ConfigError::IdleNotAfterPing {
+            problems.push(ConfigError::IdleNotAfterPing {
                 idle: self.idle_timeout_secs,
                 ping: self.ping_interval_secs,
             });
         }
-        Ok(())
+        problems
+    }
+
+    /// Where scheduled and pre-migration backups go.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     /// The limits applied to every inbound frame.
@@ -397,5 +509,48 @@ mod tests {
         c.admin_password = None;
         c.admin_email = "not an email".into();
         assert!(matches!(c.validate(), Err(ConfigError::AdminEmail(_))));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_own_message() {
+        let mut c = config();
+        c.max_frame_bytes = 10;
+        c.session_days = 0;
+        c.backup_keep = 0;
+        c.backup_every_minutes = 100_000;
+        c.public_url = Some("manifesto.example.org".into());
+        c.admin_email = "nobody".into();
+        c.admin_password = Some(Secret("pw-x".into()));
+        c.metrics_token = Some(Secret("tok-x".into()));
+        c.log = "info,[=nonsense".into();
+        c.data_dir = PathBuf::new();
+        c.ping_interval_secs = 60;
+        let messages: Vec<String> = c.problems().iter().map(|e| e.to_string()).collect();
+        let expected = [
+            "max-frame-bytes must be between 1024 and 67108864, got 10",
+            "session-days must be between 1 and 365, got 0",
+            "backup-every-minutes must be between 0 and 10080, got 100000",
+            "backup-keep must be between 1 and 10000, got 0",
+            "data must not be empty",
+            "public-url must look like https://host[:port] (no path), got \"manifesto.example.org\"",
+            "admin-email is not an email address: \"nobody\"",
+            "admin-password is refused",
+            "metrics-token must have at least 16 characters",
+            "log is not a log filter",
+            "idle timeout (60s) must be longer than the ping interval (60s)",
+        ];
+        assert_eq!(messages.len(), expected.len(), "{messages:#?}");
+        for (message, expected) in messages.iter().zip(expected) {
+            assert!(
+                message.starts_with(expected),
+                "{message:?} should start with {expected:?}"
+            );
+        }
+        // No secret appears in any message.
+        assert!(messages
+            .iter()
+            .all(|m| !m.contains("pw-x") && !m.contains("tok-x")));
+        let all = c.validate_all().expect_err("invalid");
+        assert_eq!(all.0.len(), expected.len());
     }
 }

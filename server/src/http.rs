@@ -483,6 +483,12 @@ pub struct AppState {
     pub openapi: Arc<OnceLock<serde_json::Value>>,
     /// Rendered exports (cache) and the bound on concurrent PDF renders.
     pub exports: Arc<crate::export::Exports>,
+    /// The server's counters and histograms (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Consistent backups, and the gate every write holds while none is being copied.
+    pub backups: Arc<crate::backup::Backups>,
+    /// The bearer token `GET /metrics` requires, when configured.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -681,7 +687,8 @@ async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next)
         (name = "live", description = "The live document channel and health"),
         (name = "documents", description = "Documents, phases, text and versions"),
         (name = "comments", description = "Comments anchored in the text"),
-        (name = "amendments", description = "Amendments: tabling, support, screening, application")
+        (name = "amendments", description = "Amendments: tabling, support, screening, application"),
+        (name = "admin", description = "Operating the server: backups")
     )
 )]
 struct ApiDoc;
@@ -693,6 +700,9 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(login_page))
         .routes(routes!(invite_page))
         .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(crate::api::admin::download_backup))
         .routes(routes!(openapi_json))
         .routes(routes!(upgrade_document_socket))
         .merge(crate::api::routes())
@@ -710,6 +720,14 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::admin::write_gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::admin::request_id,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -755,6 +773,78 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
             .n_connections
             .load(std::sync::atomic::Ordering::Relaxed),
     })
+}
+
+/// The body of `GET /readyz`.
+#[derive(Serialize, ToSchema)]
+struct Readiness {
+    /// `ready`, or `not_ready`.
+    status: &'static str,
+    /// Why not: `shutting_down` or `store_failing` (the last store flush failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+/// Readiness: 200 while the store is open and flushes succeed and the server is not shutting
+/// down; 503 otherwise (a load balancer then sends no new client here).
+#[utoipa::path(get, path = "/readyz", tag = "live", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(State(state): State<AppState>) -> Response {
+    let reason = if state.sockets.shutdown.is_cancelled() {
+        Some("shutting_down")
+    } else if !state.flusher.is_healthy() {
+        Some("store_failing")
+    } else {
+        None
+    };
+    let (status, body) = match reason {
+        None => (StatusCode::OK, "ready"),
+        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+    };
+    (
+        status,
+        Json(Readiness {
+            status: body,
+            reason,
+        }),
+    )
+        .into_response()
+}
+
+/// Metrics in the Prometheus text format: connections, live documents, updates, fan-out and
+/// flush latency, queue overflows and disconnects, logins, exports, backups. Open unless the
+/// server has a metrics token (`Authorization: Bearer <token>`).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "live",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
+        (status = 401, body = ErrorBody, description = "A metrics token is configured and was not given"),
+    )
+)]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        use sha2::{Digest, Sha256};
+        // Digests compared, so that the time taken says nothing about the token.
+        let given = bearer_token(&headers).unwrap_or_default();
+        if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
+            return Err(ApiError::Unauthenticated);
+        }
+    }
+    let snapshot = crate::metrics::Snapshot {
+        connections_open: state
+            .sockets
+            .n_connections
+            .load(std::sync::atomic::Ordering::Relaxed),
+        rooms_live: state.sockets.rooms.n_live_rooms(),
+        ready: !state.sockets.shutdown.is_cancelled() && state.flusher.is_healthy(),
+    };
+    let mut response = state.metrics.render(snapshot).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 /// This document.

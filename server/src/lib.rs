@@ -5,14 +5,18 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod client_app;
 pub mod config;
+pub mod config_file;
 mod demo;
 pub mod documents;
 pub mod export;
 mod flusher;
+pub mod format;
 pub mod http;
+pub mod metrics;
 pub mod room;
 pub mod rooms;
 pub mod store;
@@ -68,13 +72,33 @@ pub async fn run(
     run_with_store(listener, config, data, shutdown).await
 }
 
-/// Opens the sled store of `config.data_dir`, creating the directory if needed.
+/// Opens the sled store of `config.data_dir`, creating the directory if needed, and brings
+/// its data format up to date (after a backup into the backup directory) or refuses newer
+/// data.
 pub async fn open_store(config: &Config) -> anyhow::Result<Data> {
     let data_dir = config.data_dir.clone();
+    let backup_dir = config.backup_dir();
     let sync_mode = config.durability.into();
-    let store = tokio::task::spawn_blocking(move || open_sled(&data_dir, sync_mode))
-        .await
-        .context("store open task failed")??;
+    let store = tokio::task::spawn_blocking(move || -> anyhow::Result<SledStore> {
+        let store = open_sled_unchecked(&data_dir, sync_mode)?;
+        let prepared = format::prepare(store.db(), &data_dir, &backup_dir, |db, dir| {
+            let bytes = backup::backup_offline(db)?;
+            let path = dir.join(backup::file_name("pre-migration-"));
+            backup::write_file(&path, &bytes)?;
+            Ok(path)
+        })?;
+        if let format::Prepared::Migrated { from, backup } = prepared {
+            tracing::info!(
+                from,
+                to = format::FORMAT_VERSION,
+                backup = %backup.display(),
+                "data migrated"
+            );
+        }
+        Ok(store)
+    })
+    .await
+    .context("store open task failed")??;
     let db = store.db().clone();
     Ok(Data {
         store: Arc::new(store),
@@ -82,9 +106,20 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Data> {
     })
 }
 
-/// Opens (creating it if needed) the sled store in `data_dir`, blocking. A data directory in
-/// use by a running server is reported as such.
+/// Opens (creating it if needed) the sled store in `data_dir`, blocking, for an operator
+/// command: data in an older format is refused (the server migrates it), as is newer data.
+/// A data directory in use by a running server is reported as such.
 pub fn open_sled(
+    data_dir: &std::path::Path,
+    sync_mode: crate::store::SyncMode,
+) -> anyhow::Result<SledStore> {
+    let store = open_sled_unchecked(data_dir, sync_mode)?;
+    format::check(store.db(), data_dir)?;
+    Ok(store)
+}
+
+/// Opens the sled store in `data_dir` without looking at its format version.
+pub fn open_sled_unchecked(
     data_dir: &std::path::Path,
     sync_mode: crate::store::SyncMode,
 ) -> anyhow::Result<SledStore> {
@@ -170,11 +205,16 @@ pub async fn run_with_store(
     data: Data,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    config.validate().context("invalid configuration")?;
+    config.validate_all().context("invalid configuration")?;
     let Data { store, db } = data;
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let flusher = Flusher::start(store.clone(), &tracker);
+    let metrics = Arc::new(metrics::Metrics::default());
+    // Document writes wait while a backup copies the database (see `backup`).
+    let gate = Arc::new(backup::WriteGate::default());
+    let store: Arc<dyn Store> = Arc::new(backup::GatedStore::new(store, gate.clone()));
+    let backups = Arc::new(backup::Backups::new(db.clone(), gate, metrics.clone()));
+    let flusher = Flusher::start(store.clone(), &tracker, metrics.clone());
     let auth = Arc::new(Auth {
         accounts: Accounts::open(&db).context("cannot open the account records")?,
         audit: AuditLog::open(&db).context("cannot open the audit log")?,
@@ -227,6 +267,7 @@ pub async fn run_with_store(
         store.clone(),
         flusher.clone(),
         Some(documents.hooks()),
+        metrics.clone(),
         tracker.clone(),
         token.clone(),
     );
@@ -262,6 +303,7 @@ pub async fn run_with_store(
         idle_timeout: config.idle_timeout(),
         shutdown: token.clone(),
         n_connections: std::sync::atomic::AtomicUsize::new(0),
+        metrics: metrics.clone(),
         tracker: tracker.clone(),
     });
     tracker.spawn(documents.clone().watch_deadlines(token.clone()));
@@ -283,7 +325,31 @@ pub async fn run_with_store(
         flusher,
         openapi: Default::default(),
         exports: Default::default(),
+        metrics,
+        backups: backups.clone(),
+        metrics_token: config
+            .metrics_token
+            .as_ref()
+            .map(|token| Arc::from(token.0.as_str())),
     };
+    if config.backup_every_minutes > 0 {
+        tracker.spawn(backups.clone().run_schedule(
+            Duration::from_secs(config.backup_every_minutes * 60),
+            usize::try_from(config.backup_keep).unwrap_or(usize::MAX),
+            config.backup_dir(),
+            token.clone(),
+        ));
+    }
+    #[cfg(unix)]
+    let admin_socket = bind_admin_socket(&config.data_dir).map(|(listener, path)| {
+        tracker.spawn(backup::serve_admin_socket(
+            listener,
+            backups.clone(),
+            token.clone(),
+        ));
+        path
+    });
+    drop(backups);
     tracker.spawn(api::amendments::follow_ballots(
         state.clone(),
         token.clone(),
@@ -323,8 +389,40 @@ pub async fn run_with_store(
         .context("final flush task failed")?
         .context("final flush failed")?;
     drop(store);
+    #[cfg(unix)]
+    if let Some(path) = admin_socket {
+        let _ = std::fs::remove_file(path);
+    }
     served.context("server failed")?;
     Ok(())
+}
+
+/// Binds the admin socket (`admin.sock` in the data directory, mode 0600), through which
+/// `manifesto backup` asks the running server for a backup. The server holds the data
+/// directory's lock, so a socket file already there is a stale one. `None` (with a warning)
+/// when it cannot be bound: the server runs without it.
+#[cfg(unix)]
+fn bind_admin_socket(
+    data_dir: &std::path::Path,
+) -> Option<(tokio::net::UnixListener, std::path::PathBuf)> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = data_dir.join(backup::ADMIN_SOCKET);
+    let _ = std::fs::remove_file(&path);
+    let bound = tokio::net::UnixListener::bind(&path).and_then(|listener| {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(listener)
+    });
+    match bound {
+        Ok(listener) => Some((listener, path)),
+        Err(e) => {
+            tracing::warn!(
+                path = %path.display(),
+                error = %e,
+                "no admin socket: `manifesto backup` cannot reach this server (use GET /api/admin/backup)"
+            );
+            None
+        }
+    }
 }
 
 /// Writes a line to standard output, ignoring a closed pipe.

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::flusher::Flusher;
+use crate::metrics::Metrics;
 use crate::room::{Room, RoomError};
 use crate::store::{Store, StoreError, StoredDocument};
 
@@ -166,6 +167,7 @@ impl RoomSender {
             .send(RoomCommand::Inbound {
                 conn: self.conn,
                 messages,
+                received: tokio::time::Instant::now(),
             })
             .await
             .map_err(|_| RoomGone)
@@ -205,6 +207,8 @@ enum RoomCommand {
     Inbound {
         conn: ConnId,
         messages: Vec<InboundMessage>,
+        /// When the connection handed the messages over (the fan-out latency's start).
+        received: tokio::time::Instant,
     },
     Leave {
         conn: ConnId,
@@ -251,6 +255,7 @@ struct RoomsInner {
     /// remove an entry, never across an await.
     rooms: Mutex<HashMap<String, RoomHandle>>,
     hooks: Option<Arc<dyn RoomHooks>>,
+    metrics: Arc<Metrics>,
     next_room_id: AtomicU64,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -272,8 +277,9 @@ impl Rooms {
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Rooms {
-        let flusher = Flusher::start(store.clone(), &tracker);
-        Rooms::with_flusher(config, store, flusher, None, tracker, shutdown)
+        let metrics = Arc::new(Metrics::default());
+        let flusher = Flusher::start(store.clone(), &tracker, metrics.clone());
+        Rooms::with_flusher(config, store, flusher, None, metrics, tracker, shutdown)
     }
 
     /// A registry over `store` whose flushes go through `flusher` (shared with the other
@@ -283,6 +289,7 @@ impl Rooms {
         store: Arc<dyn Store>,
         flusher: Flusher,
         hooks: Option<Arc<dyn RoomHooks>>,
+        metrics: Arc<Metrics>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Rooms {
@@ -293,6 +300,7 @@ impl Rooms {
                 flusher,
                 rooms: Mutex::new(HashMap::new()),
                 hooks,
+                metrics,
                 next_room_id: AtomicU64::new(1),
                 tracker,
                 shutdown,
@@ -719,6 +727,9 @@ impl RoomTask {
 
     async fn handle_batch(&mut self, mut room: Room, batch: Vec<RoomCommand>) -> Room {
         let mut out = BatchOutput::default();
+        // The earliest arrival of the batch's inbound messages: fan-out latency counts the
+        // time they waited in the room's queue too.
+        let mut first_received: Option<tokio::time::Instant> = None;
         for command in batch {
             if self.broken {
                 // Dropped commands make joiners retry on a fresh room once this one stops.
@@ -726,7 +737,12 @@ impl RoomTask {
             }
             match command {
                 RoomCommand::Join { member, reply } => self.join(&room, member, reply),
-                RoomCommand::Inbound { conn, messages } => {
+                RoomCommand::Inbound {
+                    conn,
+                    messages,
+                    received,
+                } => {
+                    first_received = Some(first_received.map_or(received, |t| t.min(received)));
                     for message in messages {
                         if self.broken {
                             break;
@@ -760,7 +776,15 @@ impl RoomTask {
             let deltas = std::mem::take(&mut out.deltas);
             match self.persist(deltas).await {
                 Ok(stored) => {
+                    let metrics = &self.inner.metrics;
+                    metrics.updates_total.add(stored.len() as u64);
+                    metrics
+                        .update_bytes_total
+                        .add(stored.iter().map(|(_, u)| u.len() as u64).sum());
                     self.broadcast_deltas(stored);
+                    if let Some(received) = first_received {
+                        metrics.fanout_seconds.observe(received.elapsed());
+                    }
                     self.report_stored(&room);
                 }
                 Err(e) => {

@@ -48,6 +48,8 @@ pub struct SocketContext {
     pub shutdown: CancellationToken,
     /// Open WebSocket connections, for health and metrics.
     pub n_connections: AtomicUsize,
+    /// Connections accepted and closed, queue overflows.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Shutdown waits on it until every connection has let go of the shared state (the
     /// rooms, the store): a connection holds one of its tokens while it does.
     pub tracker: tokio_util::task::TaskTracker,
@@ -78,6 +80,7 @@ pub async fn serve_socket(
 ) {
     let holding = context.tracker.token();
     context.n_connections.fetch_add(1, Ordering::Relaxed);
+    context.metrics.connections_total.inc();
     let stream = serve_member(socket, document, identity, &context, &auth).await;
     context.n_connections.fetch_sub(1, Ordering::Relaxed);
     // Nothing shared is held while waiting for the peer: shutdown does not wait for this.
@@ -168,6 +171,7 @@ async fn serve_registered(
                 "document unavailable; retry later",
             );
             let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(close_message(&reason))).await;
+            context.metrics.disconnected(reason.code);
             return Some(stream);
         }
     };
@@ -204,6 +208,11 @@ async fn serve_registered(
     if writer.await.is_err() {
         tracing::error!(%document, conn, "writer task failed");
     }
+    let code = close_tx
+        .borrow()
+        .as_ref()
+        .map_or(CloseCode::GoingAway, |reason| reason.code);
+    context.metrics.disconnected(code);
     tracing::debug!(%document, conn, "disconnected");
     Some(stream)
 }

@@ -515,6 +515,10 @@ const MATRIX: &[Expected] = &[
     route("GET", "/login", PUBLIC),
     route("GET", "/invite", PUBLIC),
     route("GET", "/healthz", PUBLIC),
+    route("GET", "/readyz", PUBLIC),
+    // Open without a metrics token (the proxy examples refuse it from outside).
+    route("GET", "/metrics", PUBLIC),
+    route("GET", "/api/admin/backup", SECRETARIAT),
     route("GET", "/api/openapi.json", PUBLIC),
     route("GET", "/ws/{document}", [401, 101, 101, 101]),
     route("POST", "/api/session", PUBLIC),
@@ -719,9 +723,11 @@ impl Matrix<'_> {
             cookie: None,
         };
         match (method, path) {
-            ("GET", "/" | "/login" | "/invite" | "/healthz" | "/api/openapi.json") => {
-                call(path, None)
-            }
+            (
+                "GET",
+                "/" | "/login" | "/invite" | "/healthz" | "/readyz" | "/metrics"
+                | "/api/openapi.json" | "/api/admin/backup",
+            ) => call(path, None),
             ("GET", "/ws/{document}") => {
                 self.server.ensure_document("matrix");
                 call("/ws/matrix", None)

@@ -98,6 +98,26 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    state.metrics.login_attempts_total.inc();
+    let result = attempt_login(&state, address, headers, request).await;
+    if let Err(e) = &result {
+        use crate::metrics::LoginFailure;
+        state.metrics.login_failed(match e {
+            ApiError::InvalidCredentials => LoginFailure::InvalidCredentials,
+            ApiError::RateLimited(_) => LoginFailure::RateLimited,
+            ApiError::Busy(_) => LoginFailure::Busy,
+            _ => LoginFailure::Other,
+        });
+    }
+    result
+}
+
+async fn attempt_login(
+    state: &AppState,
+    address: String,
+    headers: HeaderMap,
+    request: LoginRequest,
+) -> Result<Response, ApiError> {
     let auth = &state.auth;
     let email = normalise_email(&request.email);
     // No account has a longer email; refusing it here keeps rate-limit keys small.
@@ -148,7 +168,7 @@ pub async fn login(
         Some(format!("user:{}", user.id)),
         json!({}),
     );
-    start_session(&state, &user, &address, &headers, StatusCode::OK).await
+    start_session(state, &user, &address, &headers, StatusCode::OK).await
 }
 
 /// Who you are, and how you authenticated.

@@ -71,10 +71,16 @@ pub async fn export_document(
         None
     };
     let document = export::export_document(&record, &sections, version.as_ref(), annex);
+    let started = std::time::Instant::now();
     let rendered = state
         .exports
         .render(document, format)
         .await
+        .inspect(|_| {
+            state
+                .metrics
+                .exported(format.extension(), started.elapsed())
+        })
         .map_err(|e| match e {
             ExportFailure::Busy => ApiError::Busy(Duration::from_secs(2)),
             ExportFailure::Render(cause) => ApiError::internal(cause),

@@ -3,6 +3,7 @@
 //! permission-matrix test enumerates them from it.
 
 pub mod account;
+pub mod admin;
 pub mod amendments;
 pub mod audit;
 pub mod ballots;
