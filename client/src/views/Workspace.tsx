@@ -90,7 +90,9 @@ export function Workspace({ id, tab }: { id: string; tab: DocumentTab }) {
     })
     return () => {
       off()
-      session.destroy()
+      // Preact runs this before the children's clean-ups: let the editor detach from the
+      // document first, so that nothing the teardown emits reaches a destroyed view.
+      setTimeout(() => session.destroy(), 0)
     }
   }, [session])
 
