@@ -17,6 +17,18 @@ export const CLIENT_DIST = path.resolve(process.env.MANIFESTO_CLIENT_DIST ?? pat
 export const ARTIFACTS = path.resolve(here, 'artifacts')
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'
 
+/**
+ * Uncaught errors in any page of this test file: each fails the file when its process ends,
+ * whatever the assertions said (an exception in the app is a bug even when the flow goes on).
+ */
+const pageErrors = []
+process.on('exit', () => {
+  if (pageErrors.length > 0) {
+    console.error(`${pageErrors.length} uncaught error(s) in the app's pages:\n${pageErrors.join('\n')}`)
+    process.exitCode = 1
+  }
+})
+
 export const PEOPLE = Object.freeze({
   alice: { email: 'alice@example.org', name: 'Alice Martin', role: 'delegate', password: 'alice long passphrase' },
   bruno: { email: 'bruno@example.org', name: 'Bruno Keller', role: 'delegate', password: 'bruno long passphrase' },
@@ -80,7 +92,10 @@ export async function loggedIn (browser, server, who, { viewport = { width: 1280
   const person = who === 'admin' ? ADMIN : PEOPLE[who]
   const context = await browser.newContext({ viewport, locale: lang === 'fr' ? 'fr-FR' : 'en-GB' })
   const page = await context.newPage()
-  page.on('pageerror', (error) => console.error(`[${who}] page error:`, error))
+  page.on('pageerror', (error) => {
+    console.error(`[${who}] page error:`, error)
+    pageErrors.push(`[${who}] ${error.stack ?? error}`)
+  })
   await page.goto(`${server.origin}/login`)
   await page.getByLabel(/^(Email|Adresse électronique)$/).fill(person.email)
   await page.getByLabel(/^(Password|Mot de passe)$/).fill(person.password)
