@@ -142,3 +142,10 @@ export function errorText(error: unknown): string {
   if (error.status === 400 || error.status === 422) return t('error_invalid', { message })
   return t('error_other', { code: error.code, message })
 }
+
+/** A `datetime-local` input's value → RFC 3339 (in the browser's time zone); null if empty. */
+export function localToIso(local: string): string | null {
+  if (!local) return null
+  const date = new Date(local)
+  return Number.isNaN(date.getTime()) ? null : date.toISOString()
+}

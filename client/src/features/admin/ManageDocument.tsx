@@ -6,8 +6,8 @@ import { api } from '../../api/client'
 import type { DocumentView, Phase } from '../../api/types'
 import type { DocumentSession } from '../../document/session'
 import { dateTime, messages } from '../../i18n'
-import { announce } from '../../ui/announce'
-import { errorText, phaseName } from '../../ui/common'
+import { useAction } from '../../ui/action'
+import { localToIso as toIso, phaseName } from '../../ui/common'
 
 const PHASES: Phase[] = ['drafting', 'amendments', 'voting', 'final_vote', 'adopted', 'archived']
 
@@ -80,13 +80,6 @@ const t = messages({
   },
 })
 
-/** `datetime-local` value → RFC 3339 (the browser's time zone). */
-function toIso(local: string): string | null {
-  if (!local) return null
-  const date = new Date(local)
-  return Number.isNaN(date.getTime()) ? null : date.toISOString()
-}
-
 export function ManageDocument({ session }: { session: DocumentSession }) {
   const record = session.record.value!
   return (
@@ -102,37 +95,6 @@ export function ManageDocument({ session }: { session: DocumentSession }) {
       <Transitions record={record} />
     </section>
   )
-}
-
-function useAction() {
-  const [error, setError] = useState('')
-  const [done, setDone] = useState('')
-  const [busy, setBusy] = useState(false)
-  async function run(action: () => Promise<string>) {
-    setBusy(true)
-    setError('')
-    setDone('')
-    try {
-      const message = await action()
-      setDone(message)
-      announce(message)
-    } catch (failure) {
-      setError(errorText(failure))
-    } finally {
-      setBusy(false)
-    }
-  }
-  const feedback = (
-    <>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {done && <p class="success">{done}</p>}
-    </>
-  )
-  return { run, busy, feedback }
 }
 
 type Props = { session: DocumentSession; record: DocumentView }

@@ -1,11 +1,11 @@
 // What the amendments, votes and queue views share: names of statuses and kinds, the diff as
 // <ins>/<del>, messages for the server's refusals, and a small action helper (busy flag,
 // error, success) for buttons.
-import { useLayoutEffect, useRef, useState } from 'preact/hooks'
+import { useLayoutEffect, useRef } from 'preact/hooks'
+import { useAction as useSharedAction } from '../../ui/action'
 import { ApiFailure } from '../../api/client'
 import type { AmendmentKind, AmendmentStatus, AmendmentView, DiffOp } from '../../api/types'
 import { messages } from '../../i18n'
-import { announce } from '../../ui/announce'
 import { errorText } from '../../ui/common'
 import { excerpt, plainText, tidyDiff, typo } from './text'
 
@@ -146,44 +146,9 @@ export function refusal(error: unknown, context: { min?: number; max?: number } 
   return errorText(error)
 }
 
-/**
- * Runs one request at a time: `busy` while it runs, then the error (in words) or the success
- * message (also announced).
- */
+/** The shared `useAction`, with the server's refusals said in amendment and ballot terms. */
 export function useAction(context: { min?: number; max?: number } = {}) {
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState('')
-  const [done, setDone] = useState('')
-  async function run(action: () => Promise<string | void>): Promise<boolean> {
-    setBusy(true)
-    setError('')
-    setDone('')
-    try {
-      const message = await action()
-      if (message) {
-        setDone(message)
-        announce(message)
-      }
-      return true
-    } catch (failure) {
-      setError(refusal(failure, context))
-      return false
-    } finally {
-      setBusy(false)
-    }
-  }
-  const feedback =
-    error || done ? (
-      <div class="feedback">
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
-        {done && <p class="success">{done}</p>}
-      </div>
-    ) : null
-  return { run, busy, feedback, setError }
+  return useSharedAction((failure) => refusal(failure, context))
 }
 
 /**

@@ -11,6 +11,7 @@ import type { DocumentSession, TextSelection } from '../../document/session'
 import { focusBlock } from '../../editor/Editor'
 import type { SectionInfo } from '../../editor/structure'
 import { dateTime, messages, num } from '../../i18n'
+import { useAction } from '../../ui/action'
 import { announce } from '../../ui/announce'
 import { errorText, phaseName } from '../../ui/common'
 import {
@@ -270,26 +271,6 @@ function goToThread(item: PlacedThread, sections: SectionInfo[]) {
   const section = sections.find((s) => s.id === item.section)
   const first = section?.paragraphs.find((p) => p.id)?.id
   if (first) focusBlock(first)
-}
-
-/** Runs one request at a time for a control: busy while it runs, the error in words after. */
-function useAction() {
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
-  const run = async (action: () => Promise<void>): Promise<boolean> => {
-    setBusy(true)
-    setError(null)
-    try {
-      await action()
-      return true
-    } catch (failure) {
-      setError(commentError(failure))
-      return false
-    } finally {
-      setBusy(false)
-    }
-  }
-  return { busy, error, setError, run }
 }
 
 /**
@@ -712,7 +693,7 @@ function BodyForm({
   multiline?: boolean
 }) {
   const [text, setText] = useState(initial)
-  const { busy, error, setError, run } = useAction()
+  const { busy, error, setError, run } = useAction(commentError)
   const field = useRef<HTMLTextAreaElement & HTMLInputElement>(null)
   const id = useMemo(() => `comment-field-${Math.random().toString(36).slice(2, 10)}`, [])
   useEffect(() => {
@@ -792,7 +773,7 @@ function Thread({
   const { root, replies } = item.thread
   const [replying, setReplying] = useState(false)
   const replyButton = useRef<HTMLButtonElement>(null)
-  const status = useAction()
+  const status = useAction(commentError)
 
   const go = () => {
     onActivate()
@@ -909,7 +890,7 @@ function Comment({
   reload: () => Promise<void>
 }) {
   const [mode, setMode] = useState<Mode>('view')
-  const action = useAction()
+  const action = useAction(commentError)
   const editButton = useRef<HTMLButtonElement>(null)
   const deleteButton = useRef<HTMLButtonElement>(null)
   const hideButton = useRef<HTMLButtonElement>(null)

@@ -22,7 +22,7 @@ import type { DocumentSession } from '../../document/session'
 import { dateTime, messages, num } from '../../i18n'
 import { documentPath } from '../../router'
 import { announce } from '../../ui/announce'
-import { phaseName } from '../../ui/common'
+import { localToIso, phaseName } from '../../ui/common'
 import { Link } from '../../ui/Link'
 import { Confirm, Diff, amendmentTitle, refusal, useAction } from '../amendments/parts'
 import { typo } from '../amendments/text'
@@ -485,13 +485,6 @@ function VoteButtons({ b, session, onVoted }: { b: BallotView; session: Document
   )
 }
 
-/** `datetime-local` value → RFC 3339 (the browser's time zone). */
-function toIso(local: string): string | null {
-  if (!local) return null
-  const date = new Date(local)
-  return Number.isNaN(date.getTime()) ? null : date.toISOString()
-}
-
 function OpenBallot({
   session,
   record,
@@ -569,7 +562,7 @@ function OpenBallot({
               subject: chosen === 'final' ? { kind: 'final_text' } : { kind: 'amendment', amendment: Number(chosen) },
               question: question.trim() || null,
               rules,
-              deadline: toIso(deadline),
+              deadline: localToIso(deadline),
             }
             const view = await api<BallotView>('POST', ballotsPath(session.id), body)
             setQuestion('')
