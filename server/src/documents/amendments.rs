@@ -179,13 +179,7 @@ pub struct Amendments {
     pub decisions: tokio::sync::Mutex<()>,
 }
 
-fn key(document: &str, id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(document.len() + 9);
-    key.extend_from_slice(document.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
+use super::numbered_key as key;
 
 fn decode(bytes: &[u8]) -> Result<AmendmentRecord, AmendmentError> {
     serde_json::from_slice(bytes)
@@ -220,8 +214,7 @@ impl Amendments {
 
     /// Every amendment of `document`, in number order.
     pub fn list(&self, document: &str) -> Result<Vec<AmendmentRecord>, AmendmentError> {
-        let mut prefix = document.as_bytes().to_vec();
-        prefix.push(0);
+        let prefix = super::prefixed(document, b"");
         self.tree
             .scan_prefix(prefix)
             .map(|item| decode(&item?.1))

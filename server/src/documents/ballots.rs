@@ -471,13 +471,7 @@ fn storage(e: UnabortableTransactionError) -> ConflictableTransactionError<Ballo
     e.into()
 }
 
-fn record_key(document: &str, id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(document.len() + 9);
-    key.extend_from_slice(document.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
+use super::numbered_key as record_key;
 
 fn vote_key(ballot: u64, voter: u64) -> [u8; 16] {
     let mut key = [0; 16];
@@ -562,8 +556,7 @@ impl Ballots {
 
     /// Every ballot of `document`, oldest first.
     pub fn list(&self, document: &str) -> Result<Vec<BallotRecord>, BallotError> {
-        let mut prefix = document.as_bytes().to_vec();
-        prefix.push(0);
+        let prefix = super::prefixed(document, b"");
         let mut all = Vec::new();
         for item in self.records.scan_prefix(prefix) {
             let (_, bytes) = item?;

@@ -181,13 +181,7 @@ pub struct Comments {
     rate: Limit,
 }
 
-fn key(document: &str, id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(document.len() + 9);
-    key.extend_from_slice(document.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
+use super::numbered_key as key;
 
 fn decode(bytes: &[u8]) -> Result<CommentRecord, CommentError> {
     serde_json::from_slice(bytes)
@@ -256,8 +250,7 @@ impl Comments {
 
     /// Every comment of `document`, oldest first (roots before their replies).
     pub fn list(&self, document: &str) -> Result<Vec<CommentRecord>, CommentError> {
-        let mut prefix = document.as_bytes().to_vec();
-        prefix.push(0);
+        let prefix = super::prefixed(document, b"");
         let mut all = Vec::new();
         for item in self.tree.scan_prefix(prefix) {
             let (_, bytes) = item?;

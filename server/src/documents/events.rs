@@ -58,18 +58,10 @@ pub struct EventLog {
     channels: Mutex<HashMap<String, Channel>>,
 }
 
-fn key(document: &str, id: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(document.len() + 9);
-    key.extend_from_slice(document.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
+use super::numbered_key as key;
 
 fn prefix(document: &str) -> Vec<u8> {
-    let mut prefix = document.as_bytes().to_vec();
-    prefix.push(0);
-    prefix
+    super::prefixed(document, b"")
 }
 
 impl EventLog {

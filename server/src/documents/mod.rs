@@ -183,12 +183,19 @@ pub struct DocumentHooks {
     live: Mutex<HashMap<String, Live>>,
 }
 
-fn prefixed(document: &str, rest: &[u8]) -> Vec<u8> {
+/// The key layout of every per-document tree: the document id, a 0 byte, then `rest` (`b""`
+/// gives the prefix of all the document's keys).
+pub(crate) fn prefixed(document: &str, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(document.len() + 1 + rest.len());
     key.extend_from_slice(document.as_bytes());
     key.push(0);
     key.extend_from_slice(rest);
     key
+}
+
+/// Record `id` of `document` in a per-document tree (big-endian, so keys sort by number).
+pub(crate) fn numbered_key(document: &str, id: u64) -> Vec<u8> {
+    prefixed(document, &id.to_be_bytes())
 }
 
 impl DocumentHooks {
@@ -558,7 +565,7 @@ impl Documents {
         let bytes =
             serde_json::to_vec(version).map_err(|e| DocumentError::Database(e.to_string()))?;
         self.versions
-            .insert(prefixed(id, &version.number.to_be_bytes()), bytes)?;
+            .insert(numbered_key(id, version.number), bytes)?;
         Ok(())
     }
 
@@ -679,7 +686,7 @@ impl Documents {
     pub fn version(&self, id: &str, number: u64) -> Result<VersionRecord, DocumentError> {
         let bytes = self
             .versions
-            .get(prefixed(id, &number.to_be_bytes()))?
+            .get(numbered_key(id, number))?
             .ok_or(DocumentError::VersionNotFound)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| DocumentError::Database(format!("corrupt version: {e}")))
