@@ -308,8 +308,12 @@ pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<Header> {
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    // No background flusher (the restore flushes once at the end): its thread would keep the
+    // directory locked for a moment after this returns, and a `serve` started right after
+    // could find the store in use.
     let db = sled::Config::new()
         .path(data_dir.join("store"))
+        .flush_every_ms(None)
         .open()
         .with_context(|| format!("cannot create a store in {}", data_dir.display()))?;
     for (name, records) in decoded.trees {
