@@ -159,7 +159,8 @@ impl Delegate {
         self.ws = None;
         let deadline = Instant::now() + timeout;
         let config = WebSocketConfig::default()
-            .read_buffer_size(16 * 1024)
+            // tungstenite zeroes this much before every read: small, like the frames here.
+            .read_buffer_size(4 * 1024)
             .write_buffer_size(0)
             .max_message_size(Some(MAX_INBOUND_FRAME_BYTES))
             .max_frame_size(Some(MAX_INBOUND_FRAME_BYTES));

@@ -261,6 +261,7 @@ pub async fn run_with_store(
         RoomsConfig {
             outbound_queue_frames: config.outbound_queue_frames,
             room_idle: config.room_idle(),
+            relay_pace_per_member: Duration::from_micros(config.relay_pace_per_member_us),
             compact_after_updates: config.compact_after_updates,
             compact_after_bytes: config.compact_after_bytes,
         },
@@ -359,6 +360,13 @@ pub async fn run_with_store(
     drop(auth);
 
     let serve_token = token.clone();
+    // Nagle's algorithm would hold a small frame back until the peer acknowledges the previous
+    // one (up to its delayed-ACK time, 40 ms on Linux): a relayed edit must go out at once.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
