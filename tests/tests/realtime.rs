@@ -738,6 +738,52 @@ async fn a_resent_update_is_not_relayed_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_arriving_just_after_a_relay_go_out_together() {
+    let dir = tempdir();
+    // Two members × 25 ms: after each relay of edits, the room waits 50 ms before the next.
+    let server = TestServer::start_with(dir.path(), |c| c.relay_pace_per_member_us = 25_000).await;
+    let url = server.ws_url("paced");
+    let mut peer = TestClient::connect(&url).await.expect("peer");
+    let mut sender = TestClient::connect(&url).await.expect("sender");
+    let mut checked = false;
+    for attempt in 0..5 {
+        let first = format!("a{attempt} ");
+        sender.push_text("t", &first).await.expect("send");
+        peer.wait_until(|c| c.text("t").ends_with(&first))
+            .await
+            .expect("first edit relayed");
+        let relayed = std::time::Instant::now();
+        let before = peer.n_updates_received;
+        // Two edits 10 ms apart, both inside the wait that follows the first relay: without
+        // pacing each is stored and relayed on its own (a flush takes a few milliseconds).
+        sender.push_text("t", "b ").await.expect("send");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        sender.push_text("t", "c ").await.expect("send");
+        let both_sent = relayed.elapsed();
+        peer.wait_until(|c| c.text("t").ends_with("b c "))
+            .await
+            .expect("both relayed");
+        if both_sent > Duration::from_millis(35) {
+            // This machine paused long enough for the edits to straddle the end of the wait:
+            // the trial says nothing; try again.
+            continue;
+        }
+        assert_eq!(
+            peer.n_updates_received - before,
+            1,
+            "the two edits reached the peer in one frame"
+        );
+        checked = true;
+        break;
+    }
+    assert!(
+        checked,
+        "five trials were all disturbed by pauses of this machine"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_documents_at_once_stay_apart() {
     let dir = tempdir();
     let server = TestServer::start(dir.path()).await;
