@@ -98,6 +98,16 @@ pub enum Received {
     Awareness,
 }
 
+/// The end of a handshake: the server's SyncStep2, applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Synced {
+    /// Size of the SyncStep2 frame, in bytes.
+    pub bytes: usize,
+    /// When the frame was read, before this client applied it: a server's time to serve a
+    /// full sync ends here, whatever this client then spends integrating the document.
+    pub received_at: Instant,
+}
+
 /// One simulated delegate.
 pub struct Delegate {
     /// The replica: the document as of the last handshake, plus our own edits.
@@ -153,9 +163,9 @@ impl Delegate {
     }
 
     /// Connects to `url` and runs the handshake until the server's SyncStep2 is applied, or
-    /// `timeout` passes. Returns the size of that SyncStep2 frame. Any previous connection is
-    /// dropped first, without a close handshake, as when a network link fails.
-    pub async fn sync(&mut self, url: &str, timeout: Duration) -> Result<usize, SessionError> {
+    /// `timeout` passes. Any previous connection is dropped first, without a close handshake,
+    /// as when a network link fails.
+    pub async fn sync(&mut self, url: &str, timeout: Duration) -> Result<Synced, SessionError> {
         self.ws = None;
         let deadline = Instant::now() + timeout;
         let config = WebSocketConfig::default()
@@ -178,8 +188,9 @@ impl Delegate {
             let frame = tokio::time::timeout(remaining, self.next_frame())
                 .await
                 .map_err(|_| SessionError::HandshakeTimeout(timeout))??;
+            let received_at = Instant::now();
             if let Received::SyncStep2 { bytes } = self.handle_frame(&frame, false).await? {
-                return Ok(bytes);
+                return Ok(Synced { bytes, received_at });
             }
         }
     }

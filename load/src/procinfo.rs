@@ -3,7 +3,9 @@
 //!
 //! CPU time is `utime + stime` in clock ticks; peak memory is `VmHWM` (the kernel's high-water
 //! mark since the process started, so it spans every earlier run against the same server) and
-//! the largest `VmRSS` seen by this sampler during the run.
+//! the largest `VmRSS` seen by this sampler during the run. `RssAnon` is sampled too: the
+//! memory the process allocated, without the pages of its executable and libraries that
+//! `VmRSS` also counts (for a large binary, over 10 MiB at start).
 
 use std::time::Duration;
 
@@ -20,6 +22,8 @@ pub struct ProcSample {
     pub rss_kib: u64,
     /// Peak resident set size since the process started, KiB.
     pub hwm_kib: u64,
+    /// Resident anonymous memory (`RssAnon`), KiB; 0 if the kernel does not report it.
+    pub anon_kib: u64,
 }
 
 /// Why a process could not be read.
@@ -62,12 +66,14 @@ pub fn sample(pid: Pid) -> Result<ProcSample, ProcError> {
     };
     let cpu_ticks = parse_stat_cpu_ticks(&read("stat")?)
         .ok_or_else(|| ProcError::Format(format!("{dir}/stat")))?;
-    let (rss_kib, hwm_kib) = parse_status_memory(&read("status")?)
-        .ok_or_else(|| ProcError::Format(format!("{dir}/status")))?;
+    let status = read("status")?;
+    let (rss_kib, hwm_kib) =
+        parse_status_memory(&status).ok_or_else(|| ProcError::Format(format!("{dir}/status")))?;
     Ok(ProcSample {
         cpu_ticks,
         rss_kib,
         hwm_kib,
+        anon_kib: status_field_kib(&status, "RssAnon").unwrap_or(0),
     })
 }
 
@@ -84,13 +90,18 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
 
 /// `(VmRSS, VmHWM)` in KiB from the text of `/proc/PID/status`.
 pub fn parse_status_memory(status: &str) -> Option<(u64, u64)> {
-    let field = |name: &str| {
-        status.lines().find_map(|line| {
-            let rest = line.strip_prefix(name)?.strip_prefix(':')?;
-            rest.split_whitespace().next()?.parse::<u64>().ok()
-        })
-    };
-    Some((field("VmRSS")?, field("VmHWM")?))
+    Some((
+        status_field_kib(status, "VmRSS")?,
+        status_field_kib(status, "VmHWM")?,
+    ))
+}
+
+/// The value of field `name` (in kB) of the text of `/proc/PID/status`.
+pub fn status_field_kib(status: &str, name: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse::<u64>().ok()
+    })
 }
 
 /// The kernel's count of connections dropped because a listening socket's accept queue was
@@ -140,6 +151,10 @@ pub struct ProcessUsage {
     pub rss_peak_sampled_mib: f64,
     /// The kernel's high-water mark (VmHWM) at the end, MiB; covers the process's whole life.
     pub vm_hwm_mib: f64,
+    /// Largest anonymous resident memory (`RssAnon`) sampled during the interval, MiB: what
+    /// the process allocated, without its executable's and libraries' pages.
+    #[serde(default)]
+    pub rss_anon_peak_sampled_mib: f64,
     /// Set when the process could not be read at some point (for example, it exited).
     pub error: Option<String>,
 }
@@ -149,7 +164,7 @@ pub struct ProcessMonitor {
     pid: Pid,
     start: Option<ProcSample>,
     stop: CancellationToken,
-    sampler: JoinHandle<(u64, Option<String>)>,
+    sampler: JoinHandle<(u64, u64, Option<String>)>,
 }
 
 impl ProcessMonitor {
@@ -160,13 +175,17 @@ impl ProcessMonitor {
         let stop_sampler = stop.clone();
         let sampler = tokio::spawn(async move {
             let mut peak_kib = 0;
+            let mut peak_anon_kib = 0;
             let mut error = None;
             let mut ticker = tokio::time::interval(interval);
             loop {
                 tokio::select! {
                     _ = stop_sampler.cancelled() => break,
                     _ = ticker.tick() => match sample(pid) {
-                        Ok(s) => peak_kib = peak_kib.max(s.rss_kib),
+                        Ok(s) => {
+                            peak_kib = peak_kib.max(s.rss_kib);
+                            peak_anon_kib = peak_anon_kib.max(s.anon_kib);
+                        }
                         Err(e) => {
                             error = Some(e.to_string());
                             break;
@@ -174,7 +193,7 @@ impl ProcessMonitor {
                     },
                 }
             }
-            (peak_kib, error)
+            (peak_kib, peak_anon_kib, error)
         });
         ProcessMonitor {
             pid,
@@ -193,10 +212,10 @@ impl ProcessMonitor {
     pub async fn finish(self) -> ProcessUsage {
         let end = sample(self.pid);
         self.stop.cancel();
-        let (peak_kib, sampler_error) = self
-            .sampler
-            .await
-            .unwrap_or((0, Some("sampler failed".into())));
+        let (peak_kib, peak_anon_kib, sampler_error) =
+            self.sampler
+                .await
+                .unwrap_or((0, 0, Some("sampler failed".into())));
         let mut usage = ProcessUsage {
             error: sampler_error,
             ..ProcessUsage::default()
@@ -209,6 +228,7 @@ impl ProcessMonitor {
                 usage.rss_end_mib = kib_to_mib(end.rss_kib);
                 usage.rss_peak_sampled_mib = kib_to_mib(peak_kib.max(end.rss_kib));
                 usage.vm_hwm_mib = kib_to_mib(end.hwm_kib);
+                usage.rss_anon_peak_sampled_mib = kib_to_mib(peak_anon_kib.max(end.anon_kib));
             }
             (None, _) => usage.error = Some(format!("cannot read process {:?} at start", self.pid)),
             (_, Err(e)) => usage.error = Some(e.to_string()),
@@ -235,8 +255,11 @@ mod tests {
 
     #[test]
     fn status_memory_fields() {
-        let status = "Name:\tnode\nVmPeak:\t  999 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   80000 kB\n";
+        let status = "Name:\tnode\nVmPeak:\t  999 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   80000 kB\n\
+                      RssAnon:\t   61000 kB\n";
         assert_eq!(parse_status_memory(status), Some((80000, 81234)));
+        assert_eq!(status_field_kib(status, "RssAnon"), Some(61000));
+        assert_eq!(status_field_kib(status, "RssFile"), None);
         assert_eq!(parse_status_memory("Name: x\n"), None);
     }
 
@@ -252,5 +275,6 @@ mod tests {
     fn own_process_can_be_sampled() {
         let s = sample(Pid::OwnProcess).unwrap();
         assert!(s.rss_kib > 0 && s.hwm_kib >= s.rss_kib, "{s:?}");
+        assert!(s.anon_kib > 0 && s.anon_kib <= s.rss_kib, "{s:?}");
     }
 }

@@ -157,6 +157,12 @@ impl ScenarioReport {
             Better::Lower,
         );
         self.detail("server_vm_hwm_mib", usage.vm_hwm_mib, "MiB", Better::Lower);
+        self.detail(
+            "server_rss_anon_peak_mib",
+            usage.rss_anon_peak_sampled_mib,
+            "MiB",
+            Better::Lower,
+        );
         self.server_usage = Some(usage.clone());
     }
 

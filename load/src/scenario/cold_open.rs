@@ -26,8 +26,8 @@ fn random_client_id() -> ClientID {
     ClientID::new(u64::from(rand::thread_rng().gen::<u32>()))
 }
 
-/// Syncs a new client and returns (time to SyncStep2, SyncStep2 bytes, whether the text is
-/// the trace's end content).
+/// Syncs a new client and returns (time from connecting to receiving the whole SyncStep2,
+/// before applying it; SyncStep2 bytes; whether the text is the trace's end content).
 async fn time_sync(
     url: &str,
     expected: &str,
@@ -35,8 +35,8 @@ async fn time_sync(
 ) -> anyhow::Result<(Duration, usize, bool)> {
     let mut reader = Delegate::new(random_client_id(), "cold-open-reader");
     let started = Instant::now();
-    let bytes = reader.sync(url, timeout).await?;
-    let elapsed = started.elapsed();
+    let synced = reader.sync(url, timeout).await?;
+    let (elapsed, bytes) = (synced.received_at - started, synced.bytes);
     let complete = {
         let text = reader.doc.get_or_insert_text(TEXT_NAME);
         let txn = reader.doc.transact();
