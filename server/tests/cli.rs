@@ -77,7 +77,7 @@ fn serves_health_and_stops_on_sigterm() {
         .arg("--client-dir")
         .arg(&build)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
     let mut line = String::new();
@@ -110,8 +110,18 @@ fn serves_health_and_stops_on_sigterm() {
         .status()
         .expect("kill")
         .success());
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut logs)
+        .expect("logs");
     let status = child.wait().expect("wait");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    // Logs written to a file or a pipe (a service manager, a container runtime) carry no
+    // terminal colour codes.
+    assert!(logs.contains("shutting down"), "{logs}");
+    assert!(
+        !logs.contains('\x1b'),
+        "no escape codes in piped logs: {logs:?}"
+    );
     // The data directory opens again after a graceful stop.
     let output = Command::new(BINARY)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
