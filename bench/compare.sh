@@ -232,6 +232,12 @@ run_scenario() { # name scenario
         load "$name" "$port" "$json" $(scenario_args "$scenario")
     fi
     stop_server
+    if [ "$name" = ours ]; then
+        # Edits are relayed once durable: a stalled disk flush delays every edit behind it.
+        local slow
+        slow=$({ grep -o 'slow store flush flush_ms=[0-9]*' "$slog" || true; } | sed 's/.*=//' | paste -sd, -)
+        [ -z "$slow" ] || log "   ours $scenario: slow store flushes (ms): $slow"
+    fi
     rm -rf "$SERVER_DATA"
     SERVER_DATA=""
 }
