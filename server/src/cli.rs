@@ -502,19 +502,13 @@ pub async fn main() -> anyhow::Result<()> {
             println!("# The configuration is valid.");
             return Ok(());
         }
-        eprintln!("invalid configuration:");
-        for problem in problems {
-            eprintln!("  - {problem}");
-        }
+        print_problems(&problems);
         std::process::exit(1);
     }
     match parsed.cli.command {
         Command::Serve(config) => {
             if let Err(errors) = config.validate_all() {
-                eprintln!("invalid configuration:");
-                for problem in errors.0 {
-                    eprintln!("  - {problem}");
-                }
+                print_problems(&errors.0);
                 std::process::exit(2);
             }
             init_logging(config.log_format, &config.log);
@@ -544,6 +538,14 @@ pub async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// Lists every mistake in the configuration on standard error, one a line.
+fn print_problems(problems: &[crate::config::ConfigError]) {
+    eprintln!("invalid configuration:");
+    for problem in problems {
+        eprintln!("  - {problem}");
     }
 }
 

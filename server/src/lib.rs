@@ -67,7 +67,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    config.validate().context("invalid configuration")?;
+    config.validate_all().context("invalid configuration")?;
     let data = open_store(&config).await?;
     run_with_store(listener, config, data, shutdown).await
 }

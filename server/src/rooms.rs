@@ -712,18 +712,16 @@ impl RoomTask {
 
     /// Waits until `until`, relaying awareness changes that fall due meanwhile.
     async fn wait_for_relay_pace(&mut self, until: tokio::time::Instant) {
-        loop {
-            let Some((_, due)) = &self.pending_awareness else {
-                tokio::time::sleep_until(until).await;
-                return;
-            };
-            if *due >= until {
-                tokio::time::sleep_until(until).await;
-                return;
-            }
-            tokio::time::sleep_until(*due).await;
+        while let Some(due) = self
+            .pending_awareness
+            .as_ref()
+            .map(|(_, due)| *due)
+            .filter(|due| *due < until)
+        {
+            tokio::time::sleep_until(due).await;
             self.relay_awareness();
         }
+        tokio::time::sleep_until(until).await;
     }
 
     /// Adds awareness changes to those waiting to be relayed.
@@ -821,17 +819,17 @@ impl RoomTask {
             let deltas = std::mem::take(&mut out.deltas);
             match self.persist(deltas).await {
                 Ok(stored) => {
-                    let metrics = self.inner.metrics.clone();
+                    let metrics = &self.inner.metrics;
                     metrics.updates_total.add(stored.len() as u64);
                     metrics
                         .update_bytes_total
                         .add(stored.iter().map(|(_, u)| u.len() as u64).sum());
                     self.broadcast_deltas(stored);
-                    self.pace_relays();
                     if let Some(received) = first_received {
                         metrics.fanout_seconds.observe(received.elapsed());
                     }
                     self.report_stored(&room);
+                    self.pace_relays();
                 }
                 Err(e) => {
                     tracing::error!(document = %self.name, error = %e, "could not store updates");
