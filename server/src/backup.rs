@@ -126,6 +126,16 @@ impl Store for GatedStore {
     }
 }
 
+/// The tree named `name`, as `tree_names` lists it: sled lists its default tree among the
+/// others, and that one is the `Db` itself.
+pub fn open_tree(db: &sled::Db, name: &[u8]) -> sled::Result<sled::Tree> {
+    if name == DEFAULT_TREE {
+        Ok((**db).clone())
+    } else {
+        db.open_tree(name)
+    }
+}
+
 /// Every record of every tree, copied at one moment.
 pub struct Snapshot {
     trees: Vec<(sled::IVec, Vec<(sled::IVec, sled::IVec)>)>,
@@ -141,12 +151,9 @@ impl Snapshot {
             .unwrap_or(FORMAT_VERSION);
         let mut trees = Vec::new();
         for name in db.tree_names() {
-            let tree = if name.as_ref() == DEFAULT_TREE {
-                (**db).clone()
-            } else {
-                db.open_tree(&name)?
-            };
-            let records = tree.iter().collect::<Result<Vec<_>, _>>()?;
+            let records = open_tree(db, &name)?
+                .iter()
+                .collect::<Result<Vec<_>, _>>()?;
             trees.push((name, records));
         }
         Ok(Snapshot {
@@ -317,11 +324,7 @@ pub fn restore(file: &Path, data_dir: &Path) -> anyhow::Result<Header> {
         .open()
         .with_context(|| format!("cannot create a store in {}", data_dir.display()))?;
     for (name, records) in decoded.trees {
-        let tree = if name == DEFAULT_TREE {
-            (*db).clone()
-        } else {
-            db.open_tree(&name)?
-        };
+        let tree = open_tree(&db, &name)?;
         for chunk in records.chunks(4096) {
             let mut batch = sled::Batch::default();
             for (key, value) in chunk {
@@ -418,7 +421,10 @@ impl Backups {
         let started = Instant::now();
         let result = self.take_inner().await;
         match &result {
-            Ok(_) => self.metrics.backed_up(started.elapsed(), unix_now_secs()),
+            Ok(_) => self.metrics.backed_up(
+                started.elapsed(),
+                u64::try_from(crate::auth::now()).unwrap_or(0),
+            ),
             Err(e) => {
                 self.metrics.backup_failures_total.inc();
                 tracing::error!(error = %format!("{e:#}"), "backup failed");
@@ -522,13 +528,6 @@ pub fn prune(dir: &Path, keep: usize) -> std::io::Result<usize> {
         std::fs::remove_file(path)?;
     }
     Ok(excess)
-}
-
-fn unix_now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Takes a backup of a stopped server's database (opened by this process).
@@ -655,12 +654,8 @@ mod tests {
             .tree_names()
             .into_iter()
             .map(|name| {
-                let tree = if name.as_ref() == DEFAULT_TREE {
-                    (**db).clone()
-                } else {
-                    db.open_tree(&name).expect("tree")
-                };
-                let records = tree
+                let records = open_tree(db, &name)
+                    .expect("tree")
                     .iter()
                     .map(|r| r.expect("record"))
                     .map(|(k, v)| (k.to_vec(), v.to_vec()))

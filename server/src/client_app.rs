@@ -88,7 +88,7 @@ impl ClientApp {
                      <code>{}</code>. Build it with <code>npm ci &amp;&amp; npm run build</code> \
                      in <code>client/</code> (<code>./scripts/run.sh</code> does), or point \
                      <code>--client-dir</code> at a build.</p></html>",
-                    html_escape(&self.dir.display().to_string())
+                    manifesto_export::html::escape(&self.dir.display().to_string())
                 ),
             )
                 .into_response(),
@@ -128,12 +128,6 @@ fn wants_html(request: &Request<Body>) -> bool {
         None => true,
         Some(accept) => accept.contains("text/html") || accept.contains("*/*"),
     }
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub fn key_of_env(env: &str) -> Option<String> {
     env.strip_prefix(ENV_PREFIX).map(str::to_ascii_lowercase)
 }
 
-/// The subcommands that take the server's settings: `serve` and `config check`.
+/// The subcommand whose arguments are the server's settings (`config check` takes the same).
 fn settings_command(command: &clap::Command) -> Option<&clap::Command> {
     command.find_subcommand("serve")
 }
@@ -146,7 +146,8 @@ fn read_file(
         let place = e
             .span()
             .map(|span| {
-                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                let before = &text.as_bytes()[..span.start.min(text.len())];
+                let line = 1 + before.iter().filter(|b| **b == b'\n').count();
                 format!(" (line {line})")
             })
             .unwrap_or_default();
@@ -394,6 +395,13 @@ mod tests {
             .collect()
     }
 
+    /// `manifesto config check --config FILE`, which must be accepted.
+    fn config_check(file: &Path) -> Parsed {
+        let shown = file.to_str().expect("utf-8 path");
+        parse(args(&["config", "check", "--config", shown]))
+            .unwrap_or_else(|e| panic!("{shown} is refused: {e}"))
+    }
+
     fn settings_error(result: Result<Parsed, CliError>) -> Vec<String> {
         match result {
             Err(CliError::Settings(problems)) => problems,
@@ -504,14 +512,7 @@ mod tests {
             "admin_password = \"correct horse battery staple\"\nmetrics_token = \"0123456789abcdef0123\"\n",
         )
         .expect("write");
-        let parsed = parse(args(&[
-            "config",
-            "check",
-            "--config",
-            file.to_str().expect("utf-8"),
-        ]))
-        .unwrap_or_else(|e| panic!("{e}"));
-        let described = describe(&parsed);
+        let described = describe(&config_check(&file));
         assert!(!described.contains("correct horse"), "{described}");
         assert!(!described.contains("0123456789abcdef"), "{described}");
         assert!(
@@ -549,13 +550,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("example.toml");
         std::fs::write(&file, include_str!("../../deploy/manifesto.toml.example")).expect("write");
-        let parsed = parse(args(&[
-            "config",
-            "check",
-            "--config",
-            file.to_str().expect("utf-8"),
-        ]))
-        .unwrap_or_else(|e| panic!("the example is refused: {e}"));
+        let parsed = config_check(&file);
         let Command::Config(crate::cli::ConfigCommand::Check(config)) = &parsed.cli.command else {
             panic!("config check expected")
         };

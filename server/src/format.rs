@@ -94,12 +94,7 @@ pub fn stored_version(db: &sled::Db, dir: &Path) -> Result<Option<u32>, FormatEr
 /// Whether no tree holds any record (sled's own default tree and the meta tree included).
 fn is_empty(db: &sled::Db) -> Result<bool, FormatError> {
     for name in db.tree_names() {
-        let tree = if name.as_ref() == b"__sled__default" {
-            (**db).clone()
-        } else {
-            db.open_tree(&name)?
-        };
-        if !tree.is_empty() {
+        if !crate::backup::open_tree(db, &name)?.is_empty() {
             return Ok(false);
         }
     }

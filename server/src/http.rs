@@ -785,17 +785,22 @@ struct Readiness {
     reason: Option<&'static str>,
 }
 
-/// Readiness: 200 while the store is open and flushes succeed and the server is not shutting
-/// down; 503 otherwise (a load balancer then sends no new client here).
-#[utoipa::path(get, path = "/readyz", tag = "live", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
-async fn readyz(State(state): State<AppState>) -> Response {
-    let reason = if state.sockets.shutdown.is_cancelled() {
+/// Why the server is not ready (`shutting_down`, `store_failing`), or `None` when it is.
+fn not_ready_reason(state: &AppState) -> Option<&'static str> {
+    if state.sockets.shutdown.is_cancelled() {
         Some("shutting_down")
     } else if !state.flusher.is_healthy() {
         Some("store_failing")
     } else {
         None
-    };
+    }
+}
+
+/// Readiness: 200 while the store is open and flushes succeed and the server is not shutting
+/// down; 503 otherwise (a load balancer then sends no new client here).
+#[utoipa::path(get, path = "/readyz", tag = "live", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(State(state): State<AppState>) -> Response {
+    let reason = not_ready_reason(&state);
     let (status, body) = match reason {
         None => (StatusCode::OK, "ready"),
         Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
@@ -837,7 +842,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             .n_connections
             .load(std::sync::atomic::Ordering::Relaxed),
         rooms_live: state.sockets.rooms.n_live_rooms(),
-        ready: !state.sockets.shutdown.is_cancelled() && state.flusher.is_healthy(),
+        ready: not_ready_reason(&state).is_none(),
     };
     let mut response = state.metrics.render(snapshot).into_response();
     response.headers_mut().insert(

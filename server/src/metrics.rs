@@ -271,8 +271,14 @@ impl Metrics {
         let head = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         };
-        let simple = |out: &mut String, name: &str, value: u64| {
+        // A series with a single value, under its HELP and TYPE lines.
+        let series = |out: &mut String, name: &str, kind: &str, help: &str, value: u64| {
+            head(out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
+        };
+        let histogram = |out: &mut String, name: &str, help: &str, values: &Histogram| {
+            head(out, name, "histogram", help);
+            values.render(out, name, "");
         };
 
         head(
@@ -286,40 +292,32 @@ impl Metrics {
             "manifesto_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
-        head(
+        series(
             &mut out,
             "manifesto_ready",
             "gauge",
             "1 while the store is open and the server is not shutting down.",
+            u64::from(now.ready),
         );
-        simple(&mut out, "manifesto_ready", u64::from(now.ready));
-        head(
+        series(
             &mut out,
             "manifesto_connections_open",
             "gauge",
             "Open WebSocket connections.",
-        );
-        simple(
-            &mut out,
-            "manifesto_connections_open",
             now.connections_open as u64,
         );
-        head(
+        series(
             &mut out,
             "manifesto_rooms_live",
             "gauge",
             "Documents loaded in memory.",
+            now.rooms_live as u64,
         );
-        simple(&mut out, "manifesto_rooms_live", now.rooms_live as u64);
-        head(
+        series(
             &mut out,
             "manifesto_connections_total",
             "counter",
             "WebSocket connections accepted.",
-        );
-        simple(
-            &mut out,
-            "manifesto_connections_total",
             self.connections_total.get(),
         );
         head(
@@ -336,75 +334,51 @@ impl Metrics {
                 counter.get()
             );
         }
-        head(
+        series(
             &mut out,
             "manifesto_queue_overflows_total",
             "counter",
             "Connections closed because they fell too far behind (outbound queue full or write timed out).",
-        );
-        simple(
-            &mut out,
-            "manifesto_queue_overflows_total",
             self.queue_overflows_total.get(),
         );
-        head(
+        series(
             &mut out,
             "manifesto_updates_total",
             "counter",
             "Document updates stored and relayed (rate() of it: updates per second).",
-        );
-        simple(
-            &mut out,
-            "manifesto_updates_total",
             self.updates_total.get(),
         );
-        head(
+        series(
             &mut out,
             "manifesto_update_bytes_total",
             "counter",
             "Bytes of the document updates stored and relayed.",
-        );
-        simple(
-            &mut out,
-            "manifesto_update_bytes_total",
             self.update_bytes_total.get(),
         );
-        head(
+        histogram(
             &mut out,
             "manifesto_fanout_seconds",
-            "histogram",
             "From the arrival of a batch's first update to its broadcast to every member (apply, store, flush, relay).",
+            &self.fanout_seconds,
         );
-        self.fanout_seconds
-            .render(&mut out, "manifesto_fanout_seconds", "");
-        head(
+        histogram(
             &mut out,
             "manifesto_store_flush_seconds",
-            "histogram",
             "One group-committed store flush.",
+            &self.store_flush_seconds,
         );
-        self.store_flush_seconds
-            .render(&mut out, "manifesto_store_flush_seconds", "");
-        head(
+        series(
             &mut out,
             "manifesto_store_flush_failures_total",
             "counter",
             "Store flushes that failed.",
-        );
-        simple(
-            &mut out,
-            "manifesto_store_flush_failures_total",
             self.store_flush_failures_total.get(),
         );
-        head(
+        series(
             &mut out,
             "manifesto_login_attempts_total",
             "counter",
             "Login attempts (POST /api/session).",
-        );
-        simple(
-            &mut out,
-            "manifesto_login_attempts_total",
             self.login_attempts_total.get(),
         );
         head(
@@ -434,45 +408,31 @@ impl Metrics {
                 &format!("format=\"{format}\""),
             );
         }
-        head(
+        series(
             &mut out,
             "manifesto_backups_total",
             "counter",
             "Backups written.",
-        );
-        simple(
-            &mut out,
-            "manifesto_backups_total",
             self.backups_total.get(),
         );
-        head(
+        series(
             &mut out,
             "manifesto_backup_failures_total",
             "counter",
             "Backups that failed.",
-        );
-        simple(
-            &mut out,
-            "manifesto_backup_failures_total",
             self.backup_failures_total.get(),
         );
-        head(
+        histogram(
             &mut out,
             "manifesto_backup_seconds",
-            "histogram",
             "Time to take a backup, the pause of writes included.",
+            &self.backup_seconds,
         );
-        self.backup_seconds
-            .render(&mut out, "manifesto_backup_seconds", "");
-        head(
+        series(
             &mut out,
             "manifesto_last_backup_timestamp_seconds",
             "gauge",
             "Unix time of the last successful backup (0: none since start).",
-        );
-        simple(
-            &mut out,
-            "manifesto_last_backup_timestamp_seconds",
             self.last_backup_unixtime.load(Ordering::Relaxed),
         );
         head(

@@ -7,25 +7,23 @@ use std::process::{Command, Stdio};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_manifesto");
 
+/// `GET path`: the status and the body.
 fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let answer = http_request(addr, "GET", path, &[], None);
+    (answer.status, answer.body)
+}
+
+/// The address in the server's first line of standard output (`manifesto listening on
+/// http://ADDR`).
+fn listening_addr(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("line");
+    line.trim()
+        .strip_prefix("manifesto listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned()
 }
 
 #[test]
@@ -80,15 +78,7 @@ fn serves_health_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("line");
-    let addr = line
-        .trim()
-        .strip_prefix("manifesto listening on http://")
-        .expect("listening line")
-        .to_owned();
+    let addr = listening_addr(&mut child);
 
     let (status, body) = http_get(&addr, "/healthz");
     assert_eq!(status, 200);
@@ -123,19 +113,14 @@ fn serves_health_and_stops_on_sigterm() {
         "no escape codes in piped logs: {logs:?}"
     );
     // The data directory opens again after a graceful stop.
-    let output = Command::new(BINARY)
+    let mut child = Command::new(BINARY)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("respawn");
-    let mut child = output;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("line");
-    assert!(line.starts_with("manifesto listening on"), "{line}");
+    listening_addr(&mut child);
     child.kill().expect("kill");
     child.wait().expect("wait");
 }

@@ -321,6 +321,73 @@ impl Store for FaultyStore {
     }
 }
 
+/// The JSON API of a [`TestServer`], as the account whose API token it holds.
+pub struct JsonApi {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl JsonApi {
+    /// The API of `server` with the API token `token`.
+    pub fn new(server: &TestServer, token: &str) -> JsonApi {
+        JsonApi {
+            client: reqwest::Client::new(),
+            base: server.http_url(""),
+            token: token.to_owned(),
+        }
+    }
+
+    /// A request for `path` with the token, failing after [`PATIENCE`].
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(PATIENCE)
+    }
+
+    /// `method path` with `body` as JSON; returns the status and the answer (`Null` when it
+    /// is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// `POST path` with `body`.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// `PATCH path` with `body`.
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    /// `PUT path` with `body`.
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+}
+
 /// `GET path` on `addr`; returns the status and the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -5,53 +5,12 @@
 use std::time::Duration;
 
 use manifesto_server::auth::Role;
-use manifesto_tests::{TestClient, TestServer};
+use manifesto_tests::{JsonApi as Api, TestClient, TestServer};
 use serde_json::{json, Value};
 use yrs::types::xml::XmlOut;
 use yrs::{Text, Transact, Xml, XmlFragment};
 
 const DEMO_EN: &str = include_str!("../../server/demo/manifesto-demo.en.md");
-
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    fn new(server: &TestServer, token: &str) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: server.http_url(""),
-            token: token.to_owned(),
-        }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-}
 
 fn spans(text: &str) -> Value {
     json!([{ "text": text, "em": false, "strong": false }])

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use manifesto_server::auth::Role;
-use manifesto_tests::{TestClient, TestServer, TestUser, PATIENCE};
+use manifesto_tests::{JsonApi, TestClient, TestServer, TestUser, PATIENCE};
 use serde_json::{json, Value};
 use yrs::types::xml::XmlOut;
 use yrs::updates::encoder::Encode;
@@ -35,11 +35,7 @@ Water belongs to all.
 ";
 
 /// The JSON API as one account (bearer token).
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
+struct Api(JsonApi);
 
 /// An answer: status, `Retry-After` and the JSON body (`Null` when not JSON).
 #[derive(Debug)]
@@ -64,19 +60,12 @@ impl Reply {
 
 impl Api {
     fn new(server: &TestServer, user: &TestUser) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: server.http_url(""),
-            token: user.token.clone(),
-        }
+        Api(JsonApi::new(server, &user.token))
     }
 
     async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = (self.client)
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .timeout(PATIENCE);
+        let mut request = self.0.request(method, path);
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use futures_util::StreamExt;
 use manifesto_server::auth::Role;
-use manifesto_tests::{TestClient, TestServer};
+use manifesto_tests::{JsonApi, TestClient, TestServer};
 use serde_json::{json, Value};
 use yrs::types::xml::XmlOut;
 use yrs::types::xml::{XmlDeltaPrelim, XmlIn};
@@ -35,49 +35,20 @@ fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
-/// The JSON API with one bearer token.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
+/// The JSON API with one bearer token, and this file's shortcuts.
+struct Api(JsonApi);
+
+impl std::ops::Deref for Api {
+    type Target = JsonApi;
+
+    fn deref(&self) -> &JsonApi {
+        &self.0
+    }
 }
 
 impl Api {
     fn new(server: &TestServer, token: &str) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: server.http_url(""),
-            token: token.to_owned(),
-        }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PATCH, path, Some(body)).await
+        Api(JsonApi::new(server, token))
     }
 
     async fn import(&self, id: &str, markdown: &str) -> Value {

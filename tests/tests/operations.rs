@@ -10,66 +10,51 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use manifesto_server::auth::Role;
-use manifesto_tests::{run_manifesto, TestClient, TestServer, PATIENCE};
+use manifesto_tests::{run_manifesto, JsonApi, TestClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
 
-/// A JSON API client of one server, authenticated with a bearer token.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
+/// The JSON API of one server as one account, each answer checked against the status
+/// expected.
+struct Api(JsonApi);
 
 impl Api {
     fn new(server: &TestServer, token: &str) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: format!("http://{}", server.addr),
-            token: token.to_owned(),
-        }
+        Api(JsonApi::new(server, token))
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .timeout(PATIENCE);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+    async fn expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        expected: u16,
+    ) -> Value {
+        let (status, answer) = self.0.call(method.clone(), path, body).await;
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+        answer
     }
 
     async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        self.expect(reqwest::Method::GET, path, None, 200).await
     }
 
     async fn post(&self, path: &str, body: Value, expected: u16) -> Value {
-        let (status, answer) = self.call(reqwest::Method::POST, path, Some(body)).await;
-        assert_eq!(status, expected, "POST {path}: {answer}");
-        answer
+        self.expect(reqwest::Method::POST, path, Some(body), expected)
+            .await
     }
 
     async fn patch(&self, path: &str, body: Value) -> Value {
-        let (status, answer) = self.call(reqwest::Method::PATCH, path, Some(body)).await;
-        assert_eq!(status, 200, "PATCH {path}: {answer}");
-        answer
+        self.expect(reqwest::Method::PATCH, path, Some(body), 200)
+            .await
     }
 
     async fn put(&self, path: &str, body: Value) -> Value {
-        let (status, answer) = self.call(reqwest::Method::PUT, path, Some(body)).await;
-        assert_eq!(status, 200, "PUT {path}: {answer}");
-        answer
+        self.expect(reqwest::Method::PUT, path, Some(body), 200)
+            .await
     }
 }
 
@@ -79,12 +64,8 @@ type Dump = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 fn dump(db: &sled::Db) -> Dump {
     let mut all = Dump::new();
     for name in db.tree_names() {
-        let tree = if name.as_ref() == b"__sled__default" {
-            (**db).clone()
-        } else {
-            db.open_tree(&name).expect("tree")
-        };
-        let records = tree
+        let records = manifesto_server::backup::open_tree(db, &name)
+            .expect("tree")
             .iter()
             .map(|r| r.expect("record"))
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
@@ -229,10 +210,9 @@ async fn a_backup_taken_while_clients_write_restores_everything() {
     observer.sync().await.expect("observer sync");
     let seen_http = (observer.text("w1"), observer.text("w2"));
     let (status, bytes) = {
-        let response = reqwest::Client::new()
-            .get(server.http_url("/api/admin/backup"))
-            .bearer_auth(&server.admin.token)
-            .timeout(PATIENCE)
+        let response = api
+            .0
+            .request(reqwest::Method::GET, "/api/admin/backup")
             .send()
             .await
             .expect("backup request");

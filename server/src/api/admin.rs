@@ -67,8 +67,7 @@ pub async fn write_gate(State(state): State<AppState>, request: Request, next: N
     ) {
         return next.run(request).await;
     }
-    let gate = state.backups.gate().clone();
-    let _entered = gate.enter().await;
+    let _entered = state.backups.gate().enter().await;
     next.run(request).await
 }
 
