@@ -5,25 +5,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_manifesto");
+mod common;
+use common::{listening_addr, manifesto, BINARY};
 
 /// `GET path`: the status and the body.
 fn http_get(addr: &str, path: &str) -> (u16, String) {
     let answer = http_request(addr, "GET", path, &[], None);
     (answer.status, answer.body)
-}
-
-/// The address in the server's first line of standard output (`manifesto listening on
-/// http://ADDR`).
-fn listening_addr(child: &mut std::process::Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("line");
-    line.trim()
-        .strip_prefix("manifesto listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned()
 }
 
 #[test]
@@ -191,18 +179,6 @@ struct Served {
     lines: std::sync::mpsc::Receiver<String>,
     /// Every line read so far.
     seen: Vec<String>,
-}
-
-/// A `manifesto` command without any `MANIFESTO_*` setting from the environment running the
-/// tests.
-fn manifesto() -> Command {
-    let mut command = Command::new(BINARY);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("MANIFESTO_") {
-            command.env_remove(name);
-        }
-    }
-    command
 }
 
 impl Served {

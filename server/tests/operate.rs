@@ -2,23 +2,11 @@
 //! environment and flags with their precedence, one clear error per mistake, secrets never
 //! printed; data format versions (newer data refused, older data migrated after a backup).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_manifesto");
-
-/// A `manifesto` command without any `MANIFESTO_*` setting of the environment running the
-/// tests.
-fn manifesto() -> Command {
-    let mut command = Command::new(BINARY);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("MANIFESTO_") {
-            command.env_remove(name);
-        }
-    }
-    command
-}
+mod common;
+use common::{listening_addr, manifesto, BINARY};
 
 fn text(output: &Output) -> (String, String) {
     (
@@ -174,15 +162,7 @@ fn serve_once(data: &Path, extra: &[&str]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("line");
-    let addr = line
-        .trim()
-        .strip_prefix("manifesto listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let addr = listening_addr(&mut child);
     // Ready (and its signal handlers installed) before it is told to stop.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !is_ready(&addr) {
