@@ -29,13 +29,19 @@ export function useAction(describe: (failure: unknown) => string = errorText) {
   const feedback =
     error || done ? (
       <div class="feedback">
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
         {done && <p class="success">{done}</p>}
       </div>
     ) : null
-  return { run, busy, error, setError, feedback }
+  return { run, busy, error, setError, done, feedback }
+}
+
+/** An error sentence, read out at once (`role="alert"`); nothing when there is none. */
+export function ErrorText({ error, small = false }: { error: string; small?: boolean }) {
+  if (!error) return null
+  return (
+    <p class={small ? 'error small' : 'error'} role="alert">
+      {error}
+    </p>
+  )
 }

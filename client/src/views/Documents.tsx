@@ -4,6 +4,7 @@ import type { DocumentView } from '../api/types'
 import { dateTime, messages } from '../i18n'
 import { documentPath } from '../router'
 import { isSecretariat } from '../session'
+import { ErrorText } from '../ui/action'
 import { errorText, phaseName } from '../ui/common'
 import { Link } from '../ui/Link'
 import { NewDocument } from '../features/admin/NewDocument'
@@ -53,11 +54,7 @@ export function Documents() {
   return (
     <section class="page" aria-labelledby="documents-title">
       <h1 id="documents-title">{t('title')}</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <label class="inline">
         <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.currentTarget.checked)} />
         {t('show_archived')}

@@ -4,6 +4,7 @@ import type { InvitationPreview, LoginResponse } from '../api/types'
 import { dateTime, messages } from '../i18n'
 import { navigate } from '../router'
 import { me } from '../session'
+import { ErrorText, useAction } from '../ui/action'
 import { errorText, roleName } from '../ui/common'
 
 const t = messages({
@@ -36,11 +37,12 @@ const t = messages({
 export function Invite() {
   const token = location.hash.slice(1)
   const [preview, setPreview] = useState<InvitationPreview | null>(null)
-  const [error, setError] = useState(token ? '' : t('missing'))
+  // The link's own problem (missing, unknown, used); the form is only offered without one.
+  const [linkError, setLinkError] = useState(token ? '' : t('missing'))
   const [name, setName] = useState('')
   const [password, setPassword] = useState('')
   const [confirm, setConfirm] = useState('')
-  const [busy, setBusy] = useState(false)
+  const { run, busy, error, setError } = useAction()
 
   useEffect(() => {
     if (!token) return
@@ -49,7 +51,7 @@ export function Invite() {
         setPreview(p)
         setName(p.name ?? '')
       })
-      .catch((failure) => setError(errorText(failure)))
+      .catch((failure) => setLinkError(errorText(failure)))
   }, [token])
 
   async function submit(event: Event) {
@@ -58,9 +60,7 @@ export function Invite() {
       setError(t('mismatch'))
       return
     }
-    setBusy(true)
-    setError('')
-    try {
+    await run(async () => {
       const response = await api<LoginResponse>('POST', '/api/invitations/accept', {
         token,
         password,
@@ -69,11 +69,7 @@ export function Invite() {
       me.value = response.user
       history.replaceState(null, '', '/invite')
       navigate('/', true)
-    } catch (failure) {
-      setError(errorText(failure))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
 
   return (
@@ -105,11 +101,7 @@ export function Invite() {
           </label>
         </>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={linkError || error} />
       {preview && (
         <button type="submit" class="primary" disabled={busy}>
           {busy ? t('working') : t('submit')}

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { messages } from '../i18n'
 import { logIn } from '../session'
-import { errorText } from '../ui/common'
+import { ErrorText, useAction } from '../ui/action'
 
 const t = messages({
   en: {
@@ -28,21 +28,14 @@ const t = messages({
 export function LoginForm({ onDone, headingLevel = 1 }: { onDone?: () => void; headingLevel?: 1 | 2 }) {
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
-  const [error, setError] = useState('')
-  const [busy, setBusy] = useState(false)
+  const { run, busy, error } = useAction()
   const Heading = headingLevel === 1 ? 'h1' : 'h2'
   async function submit(event: Event) {
     event.preventDefault()
-    setBusy(true)
-    setError('')
-    try {
+    await run(async () => {
       await logIn(email, password)
       onDone?.()
-    } catch (failure) {
-      setError(errorText(failure))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
   return (
     <form class="card narrow" onSubmit={submit} aria-labelledby="login-title">
@@ -56,11 +49,7 @@ export function LoginForm({ onDone, headingLevel = 1 }: { onDone?: () => void; h
         {t('password')}
         <input type="password" name="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
       </label>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <button type="submit" class="primary" disabled={busy}>
         {busy ? t('working') : t('submit')}
       </button>

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { api, query } from '../../api/client'
 import type { AuditEntry, MemberView } from '../../api/types'
 import { dateTime, messages, num } from '../../i18n'
+import { ErrorText } from '../../ui/action'
 import { errorText } from '../../ui/common'
 import { actionFamily, chainBreaks, detailPairs, findLastSeq, matches, pageCount, pageRange } from './auditPaging'
 
@@ -317,11 +318,7 @@ export function Audit() {
           </button>
         </div>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       {entries === null && !error && <p class="muted">{t('loading')}</p>}
       {last === 0 && <p>{t('empty')}</p>}
       {entries !== null && range && (
@@ -370,18 +367,7 @@ export function Audit() {
                         {target(entry.target)}
                       </td>
                       <td data-label={t('col_details')} class="break">
-                        {detailPairs(entry.details).length === 0 ? (
-                          '—'
-                        ) : (
-                          <dl class="details">
-                            {detailPairs(entry.details).map(([key, value]) => (
-                              <div key={key}>
-                                <dt>{key}</dt>
-                                <dd>{value}</dd>
-                              </div>
-                            ))}
-                          </dl>
-                        )}
+                        <Details pairs={detailPairs(entry.details)} />
                       </td>
                     </tr>
                   ))}
@@ -393,5 +379,20 @@ export function Audit() {
         </>
       )}
     </section>
+  )
+}
+
+/** An entry's details as a list of names and values, or a dash when it has none. */
+function Details({ pairs }: { pairs: [string, string][] }) {
+  if (pairs.length === 0) return <>—</>
+  return (
+    <dl class="details">
+      {pairs.map(([key, value]) => (
+        <div key={key}>
+          <dt>{key}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
   )
 }

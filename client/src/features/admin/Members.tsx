@@ -10,6 +10,7 @@ import type { DocumentView, InvitationView, IssuedInvitation, MemberView, Role }
 import { EventFeed } from '../../document/events'
 import { dateTime, messages, num } from '../../i18n'
 import { me } from '../../session'
+import { ErrorText, useAction } from '../../ui/action'
 import { announce } from '../../ui/announce'
 import { errorText, roleName } from '../../ui/common'
 import { parseInvitationList, ROLES, type LineProblem, type ListLine } from './invitationList'
@@ -444,16 +445,14 @@ function InviteOne({ onIssued }: { onIssued: (links: IssuedLink[]) => void }) {
   const [organisation, setOrganisation] = useState('')
   const [country, setCountry] = useState('')
   const [days, setDays] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState('')
+  // Shown, not announced: the links card announces the new link.
   const [done, setDone] = useState('')
+  const { run, busy, error } = useAction(failureText)
 
   async function submit(event: Event) {
     event.preventDefault()
-    setBusy(true)
-    setError('')
     setDone('')
-    try {
+    await run(async () => {
       const issued = await api<IssuedInvitation>('POST', '/api/invitations', {
         email: email.trim(),
         role,
@@ -468,11 +467,7 @@ function InviteOne({ onIssued }: { onIssued: (links: IssuedLink[]) => void }) {
       setOrganisation('')
       setCountry('')
       onIssued([issuedLink(issued, false)])
-    } catch (failure) {
-      setError(failureText(failure))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
 
   return (
@@ -505,11 +500,7 @@ function InviteOne({ onIssued }: { onIssued: (links: IssuedLink[]) => void }) {
           <input type="number" min={1} max={90} step={1} value={days} onInput={(e) => setDays(e.currentTarget.value)} />
         </label>
       </div>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       {done && (
         <p class="success" role="status">
           {done}
@@ -840,6 +831,28 @@ function personMatches(search: string, ...fields: (string | null | undefined)[])
   return words.every((word) => haystack.includes(word))
 }
 
+function SearchField({ label, value, onInput }: { label: string; value: string; onInput: (value: string) => void }) {
+  return (
+    <label>
+      {label}
+      <input type="search" placeholder={t('search_hint')} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
+    </label>
+  )
+}
+
+/** How many of a filtered list are shown, and a button for the next page of them. */
+function ShowMore({ shown, total, onMore }: { shown: number; total: number; onMore: () => void }) {
+  if (total <= shown) return null
+  return (
+    <p>
+      {t('showing', { shown: num(shown), total: num(total) })}{' '}
+      <button type="button" onClick={onMore}>
+        {t('show_more', { count: num(Math.min(PAGE, total - shown)) })}
+      </button>
+    </p>
+  )
+}
+
 function InvitationsCard({
   invitations,
   onIssued,
@@ -872,10 +885,7 @@ function InvitationsCard({
             ))}
           </select>
         </label>
-        <label>
-          {t('search_invitations')}
-          <input type="search" placeholder={t('search_hint')} value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
-        </label>
+        <SearchField label={t('search_invitations')} value={search} onInput={setSearch} />
       </div>
       {invitations && list.length === 0 && <p class="muted">{t('invitations_none')}</p>}
       {shown.length > 0 && (
@@ -897,14 +907,7 @@ function InvitationsCard({
           </table>
         </div>
       )}
-      {list.length > shown.length && (
-        <p>
-          {t('showing', { shown: num(shown.length), total: num(list.length) })}{' '}
-          <button type="button" onClick={() => setLimit(limit + PAGE)}>
-            {t('show_more', { count: num(Math.min(PAGE, list.length - shown.length)) })}
-          </button>
-        </p>
-      )}
+      <ShowMore shown={shown.length} total={list.length} onMore={() => setLimit(limit + PAGE)} />
     </section>
   )
 }
@@ -918,23 +921,10 @@ function InvitationRow({
   onIssued: (links: IssuedLink[]) => void
   onChanged: () => Promise<void>
 }) {
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState('')
+  const { run, busy, error } = useAction(failureText)
   const { confirming, trigger, confirm, ask, cancel, close } = useConfirm()
   const email = invitation.email
   const open = invitation.status === 'pending' || invitation.status === 'expired'
-
-  async function run(action: () => Promise<void>) {
-    setBusy(true)
-    setError('')
-    try {
-      await action()
-    } catch (failure) {
-      setError(failureText(failure))
-    } finally {
-      setBusy(false)
-    }
-  }
 
   const resend = () =>
     run(async () => {
@@ -1002,11 +992,7 @@ function InvitationRow({
             </div>
           </div>
         )}
-        {error && (
-          <p class="error small" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} small />
       </td>
     </tr>
   )
@@ -1031,10 +1017,7 @@ function MembersCard({ members, onChanged }: { members: MemberView[] | null; onC
         {t('members_title')} {members && <span class="badge">{num(members.length)}</span>}
       </h2>
       <div class="admin-filters">
-        <label>
-          {t('search_members')}
-          <input type="search" placeholder={t('search_hint')} value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
-        </label>
+        <SearchField label={t('search_members')} value={search} onInput={setSearch} />
         <label>
           {t('role_filter')}
           <select value={role} onChange={(e) => setRole(e.currentTarget.value)}>
@@ -1070,46 +1053,28 @@ function MembersCard({ members, onChanged }: { members: MemberView[] | null; onC
           </table>
         </div>
       )}
-      {list.length > shown.length && (
-        <p>
-          {t('showing', { shown: num(shown.length), total: num(list.length) })}{' '}
-          <button type="button" onClick={() => setLimit(limit + PAGE)}>
-            {t('show_more', { count: num(Math.min(PAGE, list.length - shown.length)) })}
-          </button>
-        </p>
-      )}
+      <ShowMore shown={shown.length} total={list.length} onMore={() => setLimit(limit + PAGE)} />
     </section>
   )
 }
 
 function MemberRow({ member, onChanged }: { member: MemberView; onChanged: () => Promise<void> }) {
   const [role, setRole] = useState<Role>(member.role)
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState('')
-  const [done, setDone] = useState('')
+  const { run, busy, error, done } = useAction((failure) => failureText(failure, member.name))
   const { confirming, trigger, confirm, ask, cancel, close } = useConfirm()
   const self = me.value?.id === member.id
   const name = member.name
   useEffect(() => setRole(member.role), [member.role])
 
   async function change(body: { role?: Role; active?: boolean }, message: (after: MemberView) => string) {
-    setBusy(true)
-    setError('')
-    setDone('')
-    try {
+    const changed = await run(async () => {
       const after = await api<MemberView>('PATCH', `/api/users/${member.id}`, body)
-      const text = message(after)
-      setDone(text)
-      announce(text)
       close()
       if (self) me.value = after
       await onChanged()
-    } catch (failure) {
-      setError(failureText(failure, name))
-      setRole(member.role)
-    } finally {
-      setBusy(false)
-    }
+      return message(after)
+    })
+    if (!changed) setRole(member.role)
   }
 
   return (
@@ -1186,11 +1151,7 @@ function MemberRow({ member, onChanged }: { member: MemberView; onChanged: () =>
             </div>
           </div>
         )}
-        {error && (
-          <p class="error small" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} small />
         {done && (
           <p class="success small" role="status">
             {done}

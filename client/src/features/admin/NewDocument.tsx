@@ -3,7 +3,7 @@ import { api } from '../../api/client'
 import type { DocumentView, NewDocument as NewDocumentBody } from '../../api/types'
 import { messages } from '../../i18n'
 import { documentPath, navigate } from '../../router'
-import { errorText } from '../../ui/common'
+import { ErrorText, useAction } from '../../ui/action'
 
 const t = messages({
   en: {
@@ -44,8 +44,7 @@ export function NewDocument({ onCreated }: { onCreated?: () => void }) {
   const [language, setLanguage] = useState('en')
   const [start, setStart] = useState<'empty' | 'template' | 'markdown'>('template')
   const [file, setFile] = useState<File | null>(null)
-  const [error, setError] = useState('')
-  const [busy, setBusy] = useState(false)
+  const { run, busy, error, setError } = useAction()
 
   async function submit(event: Event) {
     event.preventDefault()
@@ -59,16 +58,11 @@ export function NewDocument({ onCreated }: { onCreated?: () => void }) {
       }
       body.markdown = await file.text()
     }
-    setBusy(true)
-    try {
+    await run(async () => {
       const created = await api<DocumentView>('POST', '/api/documents', body)
       onCreated?.()
       navigate(documentPath(created.id))
-    } catch (failure) {
-      setError(errorText(failure))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
 
   return (
@@ -100,11 +94,7 @@ export function NewDocument({ onCreated }: { onCreated?: () => void }) {
           <input type="file" accept=".md,.markdown,text/markdown,text/plain" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
         </label>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <button type="submit" class="primary" disabled={busy}>
         {busy ? t('working') : t('submit')}
       </button>

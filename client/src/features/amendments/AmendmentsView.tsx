@@ -14,7 +14,7 @@ import { announce } from '../../ui/announce'
 import { phaseName } from '../../ui/common'
 import { Link } from '../../ui/Link'
 import { paragraphsOf, useLiveText, type LiveText } from './liveText'
-import { Confirm, Diff, amendmentTitle, kindTitle, refusal, statusName, targetName, useAction } from './parts'
+import { Confirm, Diff, LoadState, amendmentTitle, kindTitle, statusName, targetName, useAction, useRevealHeading } from './parts'
 import {
   STATUSES,
   authorsOf,
@@ -43,7 +43,6 @@ const t = messages({
     note_closed: 'No more amendments are tabled in the {phase} phase.',
     note_observer: 'As an observer you follow the amendments; you do not table or support them.',
     loading: 'Loading the amendments…',
-    retry: 'Try again',
     announce_new: 'New amendment {label} by {author}: {what}.',
     form_title: 'New amendment',
     paragraph: 'Paragraph',
@@ -136,7 +135,6 @@ const t = messages({
     note_closed: 'On ne dépose plus d’amendements pendant la phase « {phase} ».',
     note_observer: 'Comme observateur·rice, vous suivez les amendements sans en déposer ni en soutenir.',
     loading: 'Chargement des amendements…',
-    retry: 'Réessayer',
     announce_new: 'Nouvel amendement {label} de {author} : {what}.',
     form_title: 'Nouvel amendement',
     paragraph: 'Paragraphe',
@@ -234,7 +232,8 @@ export function AmendmentsView({ session }: { session: DocumentSession }) {
   const [loadError, setLoadError] = useState<unknown>(null)
   const [filters, setFilters] = useState<Filters>({ section: '', status: '', author: '' })
   const [proposing, setProposing] = useState(initial.has('paragraph'))
-  const [focusId, setFocusId] = useState<number | null>(Number(initial.get('amendment')) || null)
+  // Bring a requested amendment (?amendment=N, a new one) into view once it is listed.
+  const reveal = useRevealHeading('amendment', Number(initial.get('amendment')) || null, list)
   const proposeButton = useRef<HTMLButtonElement>(null)
   const latest = useRef(0)
 
@@ -266,17 +265,6 @@ export function AmendmentsView({ session }: { session: DocumentSession }) {
       clearTimeout(timer)
     }
   }, [session])
-
-  // Bring a requested amendment (?amendment=N, a new one) into view once it is listed.
-  useEffect(() => {
-    if (focusId === null || !list) return
-    const heading = document.getElementById(`amendment-${focusId}-title`)
-    if (heading) {
-      heading.scrollIntoView({ block: 'start' })
-      heading.focus({ preventScroll: true })
-    }
-    setFocusId(null)
-  }, [list, focusId])
 
   const changed = (view: AmendmentView) => {
     setList((old) => {
@@ -318,7 +306,7 @@ export function AmendmentsView({ session }: { session: DocumentSession }) {
             setProposing(false)
             changed(view)
             setFilters({ section: '', status: '', author: '' })
-            setFocusId(view.id)
+            reveal(view.id)
           }}
           onCancel={() => {
             setProposing(false)
@@ -327,7 +315,7 @@ export function AmendmentsView({ session }: { session: DocumentSession }) {
         />
       )}
       {groups.length > 0 && <VotingOrder session={session} groups={groups} onSaved={() => void reload()} />}
-      <LoadState list={list} error={loadError} onRetry={() => void reload()} />
+      <LoadState loaded={list !== null} error={loadError} loading={t('loading')} onRetry={() => void reload()} />
       {list && list.length > 0 && (
         <FilterBar list={list} sections={live.sections} filters={filters} setFilters={setFilters} userId={user.id} />
       )}
@@ -359,21 +347,6 @@ function PhaseNote({ record, observer }: { record: DocumentView; observer: boole
   else notes.push(t('note_closed', { phase: phaseName(record.phase) }))
   if (observer) notes.push(t('note_observer'))
   return <p class="muted">{notes.join(' ')}</p>
-}
-
-/** Loading, or why the list could not be loaded (or refreshed: the last one stays shown). */
-function LoadState({ list, error, onRetry }: { list: AmendmentView[] | null; error: unknown; onRetry: () => void }) {
-  if (!error) return list ? null : <p class="muted">{t('loading')}</p>
-  return (
-    <div class="card">
-      <p class="error" role="alert">
-        {refusal(error)}
-      </p>
-      <button type="button" onClick={onRetry}>
-        {t('retry')}
-      </button>
-    </div>
-  )
 }
 
 function sectionLabel(section: SectionInfo): string {

@@ -1,12 +1,12 @@
 // What the amendments, votes and queue views share: names of statuses and kinds, the diff as
-// <ins>/<del>, messages for the server's refusals, and a small action helper (busy flag,
-// error, success) for buttons.
-import { useLayoutEffect, useRef } from 'preact/hooks'
+// <ins>/<del>, messages for the server's refusals, the loading/failed state of a list, bringing
+// an item's heading into view, and a small action helper (busy flag, error, success) for buttons.
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { useAction as useSharedAction } from '../../ui/action'
 import { ApiFailure } from '../../api/client'
 import type { AmendmentKind, AmendmentStatus, AmendmentView, DiffOp } from '../../api/types'
 import { messages } from '../../i18n'
-import { errorText } from '../../ui/common'
+import { errorText, t as common } from '../../ui/common'
 import { excerpt, plainText, tidyDiff, typo } from './text'
 
 export const t = messages({
@@ -144,6 +144,55 @@ export function refusal(error: unknown, context: { min?: number; max?: number } 
     }
   }
   return errorText(error)
+}
+
+/**
+ * Loading (while nothing is loaded yet), or why the list could not be loaded or refreshed
+ * (the last one stays shown), with a button to try again.
+ */
+export function LoadState({
+  loaded,
+  error,
+  loading,
+  busy,
+  onRetry,
+}: {
+  loaded: boolean
+  error: unknown
+  loading: string
+  busy?: boolean
+  onRetry: () => void
+}) {
+  if (error == null) return loaded ? null : <p class="muted">{loading}</p>
+  return (
+    <div class="card">
+      <p class="error" role="alert">
+        {refusal(error)}
+      </p>
+      <button type="button" onClick={onRetry} disabled={busy}>
+        {common('retry')}
+      </button>
+    </div>
+  )
+}
+
+/**
+ * An item to bring into view (asked for in the address, or just made): once `list` is loaded,
+ * the heading `{prefix}-{id}-title` scrolls to the top and takes the focus. Returns the setter
+ * that asks for another.
+ */
+export function useRevealHeading(prefix: string, initial: number | null, list: unknown): (id: number) => void {
+  const [focusId, setFocusId] = useState<number | null>(initial)
+  useEffect(() => {
+    if (focusId === null || !list) return
+    const heading = document.getElementById(`${prefix}-${focusId}-title`)
+    if (heading) {
+      heading.scrollIntoView({ block: 'start' })
+      heading.focus({ preventScroll: true })
+    }
+    setFocusId(null)
+  }, [list, focusId])
+  return setFocusId
 }
 
 /** The shared `useAction`, with the server's refusals said in amendment and ballot terms. */

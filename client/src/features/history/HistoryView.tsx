@@ -19,6 +19,7 @@ import type {
 import type { DocumentSession } from '../../document/session'
 import { dateTime, messages, num } from '../../i18n'
 import { documentPath } from '../../router'
+import { ErrorText } from '../../ui/action'
 import { announce } from '../../ui/announce'
 import { errorText, phaseName } from '../../ui/common'
 import { Link } from '../../ui/Link'
@@ -336,11 +337,7 @@ function VersionList({
   return (
     <section class="card" aria-labelledby="versions-title">
       <h3 id="versions-title">{t('versions_title')}</h3>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       {!versions && !error && <p class="muted">{t('loading')}</p>}
       {versions && versions.length === 0 && <p class="muted">{t('versions_none')}</p>}
       {versions && versions.length > 0 && (
@@ -432,11 +429,7 @@ function CompareForm({
           ))}
         </select>
       </label>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <button type="submit">{t('compare')}</button>
     </form>
   )
@@ -540,11 +533,7 @@ function BlockForm({
           ))}
         </select>
       </label>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <button type="submit">{t('block_show')}</button>
     </form>
   )

@@ -38,23 +38,15 @@ export function WordDiff({ ops }: { ops: DiffOp[] }) {
   return (
     <>
       {diffPieces(ops).map((piece, i) => {
-        if (piece.kind === 'insert')
-          return (
-            <ins key={i}>
-              <span class="visually-hidden">[{t('inserted')}</span>
-              {piece.text}
-              <span class="visually-hidden">{t('end')}]</span>
-            </ins>
-          )
-        if (piece.kind === 'delete')
-          return (
-            <del key={i}>
-              <span class="visually-hidden">[{t('deleted')}</span>
-              {piece.text}
-              <span class="visually-hidden">{t('end')}]</span>
-            </del>
-          )
-        return <span key={i}>{piece.text}</span>
+        if (piece.kind !== 'insert' && piece.kind !== 'delete') return <span key={i}>{piece.text}</span>
+        const Change = piece.kind === 'insert' ? 'ins' : 'del'
+        return (
+          <Change key={i}>
+            <span class="visually-hidden">[{t(piece.kind === 'insert' ? 'inserted' : 'deleted')}</span>
+            {piece.text}
+            <span class="visually-hidden">{t('end')}]</span>
+          </Change>
+        )
       })}
     </>
   )

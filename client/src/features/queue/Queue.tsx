@@ -11,7 +11,7 @@ import { documentPath } from '../../router'
 import { isObserver, isSecretariat } from '../../session'
 import { phaseName } from '../../ui/common'
 import { Link } from '../../ui/Link'
-import { amendmentTitle, refusal } from '../amendments/parts'
+import { LoadState, amendmentTitle } from '../amendments/parts'
 import { excerpt, typo } from '../amendments/text'
 import { ballotQuestion } from '../votes/rules'
 
@@ -20,7 +20,6 @@ const t = messages({
     title: 'My queue',
     intro: 'What awaits your decision, in every document that is not archived.',
     loading: 'Loading…',
-    retry: 'Try again',
     refresh: 'Refresh',
     ballots: 'Ballots awaiting your vote',
     ballots_none: 'No ballot awaits your vote.',
@@ -44,7 +43,6 @@ const t = messages({
     title: 'Mes tâches',
     intro: 'Ce qui attend votre décision, dans chaque document non archivé.',
     loading: 'Chargement…',
-    retry: 'Réessayer',
     refresh: 'Actualiser',
     ballots: 'Scrutins qui attendent votre vote',
     ballots_none: 'Aucun scrutin n’attend votre vote.',
@@ -153,17 +151,7 @@ export function Queue() {
         </button>
       </div>
       <p class="muted">{observer ? t('observer') : t('intro')}</p>
-      {!data && !error && <p class="muted">{t('loading')}</p>}
-      {error != null && (
-        <div class="card">
-          <p class="error" role="alert">
-            {refusal(error)}
-          </p>
-          <button type="button" onClick={() => void load()} disabled={busy}>
-            {t('retry')}
-          </button>
-        </div>
-      )}
+      <LoadState loaded={data !== null} error={error} loading={t('loading')} busy={busy} onRetry={() => void load()} />
       {data && !observer && <QueueLists data={data} secretariat={secretariat} />}
     </section>
   )

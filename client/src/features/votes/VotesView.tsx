@@ -24,7 +24,7 @@ import { documentPath } from '../../router'
 import { announce } from '../../ui/announce'
 import { localToIso, phaseName } from '../../ui/common'
 import { Link } from '../../ui/Link'
-import { Confirm, Diff, amendmentTitle, refusal, useAction } from '../amendments/parts'
+import { Confirm, Diff, LoadState, amendmentTitle, useAction, useRevealHeading } from '../amendments/parts'
 import { typo } from '../amendments/text'
 import { ballotQuestion, choiceName, countsText, eligibleCount, outcomeSentence, participationText, resultName, ruleSentences } from './rules'
 
@@ -36,7 +36,6 @@ const t = messages({
     note_other: 'Ballots take place in the Voting phase (amendments) and the Final vote phase (the whole text).',
     note_deadline: 'The deadline of this phase has passed: no more votes are taken.',
     loading: 'Loading the ballots…',
-    retry: 'Try again',
     open_title: 'Open ballots',
     none_open: 'No ballot is open.',
     results_title: 'Results',
@@ -102,7 +101,6 @@ const t = messages({
     note_other: 'Les scrutins ont lieu pendant la phase « Vote » (amendements) et la phase « Vote final » (l’ensemble du texte).',
     note_deadline: 'L’échéance de cette phase est passée : plus aucun vote n’est reçu.',
     loading: 'Chargement des scrutins…',
-    retry: 'Réessayer',
     open_title: 'Scrutins ouverts',
     none_open: 'Aucun scrutin n’est ouvert.',
     results_title: 'Résultats',
@@ -175,7 +173,7 @@ export function VotesView({ session }: { session: DocumentSession }) {
   const [ballots, setBallots] = useState<BallotView[] | null>(null)
   const [amendments, setAmendments] = useState<AmendmentView[]>([])
   const [loadError, setLoadError] = useState<unknown>(null)
-  const [focusId, setFocusId] = useState<number | null>(Number(initial.get('ballot')) || null)
+  const reveal = useRevealHeading('ballot', Number(initial.get('ballot')) || null, ballots)
   const latest = useRef(0)
 
   async function reload() {
@@ -237,16 +235,6 @@ export function VotesView({ session }: { session: DocumentSession }) {
     }
   }, [session])
 
-  useEffect(() => {
-    if (focusId === null || !ballots) return
-    const heading = document.getElementById(`ballot-${focusId}-title`)
-    if (heading) {
-      heading.scrollIntoView({ block: 'start' })
-      heading.focus({ preventScroll: true })
-    }
-    setFocusId(null)
-  }, [ballots, focusId])
-
   const open = (ballots ?? []).filter((b) => b.status !== 'closed')
   const closed = (ballots ?? []).filter((b) => b.status === 'closed').reverse()
   const amendmentOf = (b: BallotView) =>
@@ -268,22 +256,12 @@ export function VotesView({ session }: { session: DocumentSession }) {
           initialAmendment={initial.get('amendment') ?? ''}
           onOpened={(view) => {
             setBallots((old) => [...(old ?? []).filter((b) => b.id !== view.id), view])
-            setFocusId(view.id)
+            reveal(view.id)
             void reload()
           }}
         />
       )}
-      {!ballots && !loadError && <p class="muted">{t('loading')}</p>}
-      {loadError != null && (
-        <div class="card">
-          <p class="error" role="alert">
-            {refusal(loadError)}
-          </p>
-          <button type="button" onClick={() => void reload()}>
-            {t('retry')}
-          </button>
-        </div>
-      )}
+      <LoadState loaded={ballots !== null} error={loadError} loading={t('loading')} onRetry={() => void reload()} />
       {ballots && (
         <>
           <section aria-labelledby="open-ballots-title">
@@ -601,28 +579,26 @@ function OpenBallot({
               ))}
             </select>
           </div>
-          <fieldset>
-            <legend>{t('visibility')}</legend>
-            <label class="inline">
-              <input type="radio" name="ballot-visibility" checked={visibility === 'secret'} onChange={() => setVisibility('secret')} />
-              {t('secret')}
-            </label>
-            <label class="inline">
-              <input type="radio" name="ballot-visibility" checked={visibility === 'roll_call'} onChange={() => setVisibility('roll_call')} />
-              {t('roll_call_choice')}
-            </label>
-          </fieldset>
-          <fieldset>
-            <legend>{t('results')}</legend>
-            <label class="inline">
-              <input type="radio" name="ballot-results" checked={results === 'hidden'} onChange={() => setResults('hidden')} />
-              {t('results_hidden')}
-            </label>
-            <label class="inline">
-              <input type="radio" name="ballot-results" checked={results === 'live'} onChange={() => setResults('live')} />
-              {t('results_live')}
-            </label>
-          </fieldset>
+          <RadioChoice
+            legend={t('visibility')}
+            name="ballot-visibility"
+            value={visibility}
+            options={[
+              ['secret', t('secret')],
+              ['roll_call', t('roll_call_choice')],
+            ]}
+            onChange={setVisibility}
+          />
+          <RadioChoice
+            legend={t('results')}
+            name="ballot-results"
+            value={results}
+            options={[
+              ['hidden', t('results_hidden')],
+              ['live', t('results_live')],
+            ]}
+            onChange={setResults}
+          />
           <label class="inline">
             <input type="checkbox" checked={quorumOn} onChange={(e) => setQuorumOn(e.currentTarget.checked)} />
             {t('quorum_on')}
@@ -657,6 +633,33 @@ function OpenBallot({
         </button>
       </form>
     </details>
+  )
+}
+
+/** One choice among a few, as radio buttons under a legend. */
+function RadioChoice<V extends string>({
+  legend,
+  name,
+  value,
+  options,
+  onChange,
+}: {
+  legend: string
+  name: string
+  value: V
+  options: [V, string][]
+  onChange: (value: V) => void
+}) {
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      {options.map(([option, label]) => (
+        <label class="inline" key={option}>
+          <input type="radio" name={name} checked={value === option} onChange={() => onChange(option)} />
+          {label}
+        </label>
+      ))}
+    </fieldset>
   )
 }
 
