@@ -1,21 +1,13 @@
 // The secretariat creates documents from the documents list: from the template, and by
 // importing a Markdown file; each opens in the editor with its numbers in the margin.
-import { test, after, before } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { launchBrowser, loggedIn, paragraph, startApp } from './harness.mjs'
+import { api, paragraph, useApp } from './harness.mjs'
 
-let app, browser
-before(async () => {
-  app = await startApp(['alice'])
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  await app?.close()
-})
+const app = useApp(['alice'])
 
 const DRAFT = `---
 title: Lisbon Declaration on cooperative housing
@@ -37,10 +29,11 @@ Cooperatives should have first access to public land.
 Public banks should lend to housing cooperatives at cost.
 `
 
-test('the secretariat imports a Markdown draft and creates one from the template', async () => {
-  const admin = await loggedIn(browser, app.server, 'admin')
-  const page = admin.page
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'manifesto-draft-')), 'lisbon.md')
+test('the secretariat imports a Markdown draft and creates one from the template', async (t) => {
+  const { page } = await app.loggedIn(t, 'admin')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifesto-draft-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'lisbon.md')
   fs.writeFileSync(file, DRAFT)
 
   const form = page.locator('form', { has: page.getByRole('heading', { name: 'Create a document' }) })
@@ -61,12 +54,16 @@ test('the secretariat imports a Markdown draft and creates one from the template
   await form.getByRole('button', { name: 'Create' }).click()
   await page.getByRole('heading', { level: 1, name: 'Déclaration de test' }).waitFor()
   await paragraph(page, '1.1').waitFor({ timeout: 5000 })
+  const id = new URL(page.url()).pathname.split('/').pop()
+  const created = (await api(app.server, 'GET', `/api/documents/${id}`, { cookie: app.admin, expect: 200 })).body
+  assert.equal(created.metadata.language, 'fr', JSON.stringify(created.metadata))
 
   // A delegate sees both in the list, with their phase; no creation form for them.
-  const alice = await loggedIn(browser, app.server, 'alice')
-  await alice.page.getByRole('link', { name: 'Lisbon Declaration on cooperative housing' }).waitFor()
-  await alice.page.getByRole('link', { name: 'Déclaration de test' }).waitFor()
+  const alice = await app.loggedIn(t, 'alice')
+  for (const title of ['Lisbon Declaration on cooperative housing', 'Déclaration de test']) {
+    const link = alice.page.getByRole('link', { name: title })
+    await link.waitFor()
+    assert.equal(await alice.page.locator('tr', { has: link }).locator('.phase').innerText(), 'Drafting', title)
+  }
   assert.equal(await alice.page.getByRole('heading', { name: 'Create a document' }).count(), 0)
-  await admin.context.close()
-  await alice.context.close()
 })

@@ -1,14 +1,15 @@
 // The browser tests' harness: the real server (the binary from MANIFESTO_BIN, a temporary data
 // directory, the app's build from client/dist, the demo drafts), accounts made the way people
 // join, and Debian's Chromium driven by playwright-core (no browser download).
+import assert from 'node:assert/strict'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
+import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
-import { ADMIN, Server, api, createAccount, login, makeDataDir, removeDir, waitFor } from '../node/helpers.mjs'
+import { ADMIN, Server, api, createAccount, invite, login, makeDataDir, removeDir, setPhase, storedText, waitFor } from '../node/helpers.mjs'
 
-export { ADMIN, api, login, waitFor }
+export { ADMIN, api, invite, login, setPhase, storedText, waitFor }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** The app's build: client/dist, or MANIFESTO_CLIENT_DIST (a build elsewhere). */
@@ -61,9 +62,8 @@ export async function startApp (people = ['alice', 'bruno']) {
 }
 
 /** Headless Debian Chromium with the flags this machine needs (no background networking). */
-export async function launchBrowser () {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifesto-chromium-'))
-  const browser = await chromium.launch({
+export function launchBrowser () {
+  return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -76,26 +76,70 @@ export async function launchBrowser () {
       '--disable-sync',
     ],
   })
-  const close = browser.close.bind(browser)
-  browser.close = async () => {
-    await close()
-    fs.rmSync(userDataDir, { recursive: true, force: true })
-  }
-  return browser
 }
 
 /**
- * A new browser context (its own cookies and storage) logged in through the app's login
- * form as `who` ('admin' or a key of PEOPLE). Returns `{ context, page }` on the documents list.
+ * The test file's app and browser: registers the hooks that start them (`startApp(people)`,
+ * `launchBrowser()`) before its first test and stop them after its last. Returns an object
+ * they fill in: `server`, `admin` (the secretariat's cookie), `browser`, and the helpers
+ * below, whose browser contexts are closed when the test `t` ends, passed or failed.
+ * `setup(app)`, if given, runs once both are started (a second top-level `before` hook
+ * would not wait for them).
  */
-export async function loggedIn (browser, server, who, { viewport = { width: 1280, height: 800 }, lang = 'en' } = {}) {
-  const person = who === 'admin' ? ADMIN : PEOPLE[who]
+export function useApp (people, { setup } = {}) {
+  let started
+  const app = {
+    server: undefined,
+    admin: undefined,
+    browser: undefined,
+    /** `loggedIn(app.browser, app.server, who, options)`, closed at the end of `t`. */
+    async loggedIn (t, who, options) {
+      const session = await loggedIn(app.browser, app.server, who, options)
+      t.after(() => session.context.close())
+      return session
+    },
+    /** A page in a new context with no one logged in, closed at the end of `t`. */
+    async anonymous (t, options) {
+      const session = await newPage(app.browser, 'anonymous', options)
+      t.after(() => session.context.close())
+      return session
+    },
+  }
+  before(async () => {
+    started = await startApp(people)
+    app.server = started.server
+    app.admin = started.admin
+    app.browser = await launchBrowser()
+    await setup?.(app)
+  })
+  after(async () => {
+    await app.browser?.close()
+    await started?.close()
+  })
+  return app
+}
+
+/**
+ * A page in a new browser context (its own cookies and storage) whose uncaught errors fail
+ * the test file (`label` names it in the report). Returns `{ context, page }`.
+ */
+export async function newPage (browser, label, { viewport = { width: 1280, height: 800 }, lang = 'en' } = {}) {
   const context = await browser.newContext({ viewport, locale: lang === 'fr' ? 'fr-FR' : 'en-GB' })
   const page = await context.newPage()
   page.on('pageerror', (error) => {
-    console.error(`[${who}] page error:`, error)
-    pageErrors.push(`[${who}] ${error.stack ?? error}`)
+    console.error(`[${label}] page error:`, error)
+    pageErrors.push(`[${label}] ${error.stack ?? error}`)
   })
+  return { context, page }
+}
+
+/**
+ * A new page (see `newPage`) logged in through the app's login form as `who` ('admin' or a
+ * key of PEOPLE). Returns `{ context, page }` on the documents list.
+ */
+export async function loggedIn (browser, server, who, options) {
+  const person = who === 'admin' ? ADMIN : PEOPLE[who]
+  const { context, page } = await newPage(browser, who, options)
   await page.goto(`${server.origin}/login`)
   await page.getByLabel(/^(Email|Adresse électronique)$/).fill(person.email)
   await page.getByLabel(/^(Password|Mot de passe)$/).fill(person.password)
@@ -104,7 +148,7 @@ export async function loggedIn (browser, server, who, { viewport = { width: 1280
   return { context, page }
 }
 
-/** Opens a document's page (a tab of it) and waits until the text is synced. */
+/** Opens a document's page (a tab of it); on the Text tab, waits until the text shows. */
 export async function openDocument (page, server, id, tab = '') {
   await page.goto(`${server.origin}/documents/${id}${tab ? `/${tab}` : ''}`)
   if (!tab) await page.locator('.manuscript p').first().waitFor()
@@ -113,6 +157,12 @@ export async function openDocument (page, server, id, tab = '') {
 /** The paragraph with this number in the margin (e.g. "1.2"). */
 export function paragraph (page, number) {
   return page.locator(`.manuscript p[data-number="${number}"]`)
+}
+
+/** Puts the caret at the start of a paragraph's text (click, then Home on its first line). */
+export async function caretAtStart (page, number) {
+  await paragraph(page, number).click({ position: { x: 2, y: 8 } })
+  await page.keyboard.press('Home')
 }
 
 /** Saves a screenshot as an artifact: tests/e2e/artifacts/<name>.png. */
@@ -134,4 +184,10 @@ export async function audit (page) {
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }))
+}
+
+/** Fails unless the axe-core audit of the page finds no serious or critical violation. */
+export async function assertAccessible (page, where) {
+  const violations = await audit(page)
+  assert.deepEqual(violations, [], `${where}: ${JSON.stringify(violations, null, 2)}`)
 }

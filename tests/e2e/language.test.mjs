@@ -4,24 +4,16 @@
 // English words each view would otherwise show. The choice is kept on the account: a reload,
 // and a log-in from another browser whose own language is English, come back in French.
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { api, launchBrowser, loggedIn, screenshot, startApp, waitFor } from './harness.mjs'
+import { test } from 'node:test'
+import { api, screenshot, useApp, waitFor } from './harness.mjs'
 
-let app
-let browser
-
-before(async () => {
-  app = await startApp(['alice', 'bruno', 'olga'])
-  browser = await launchBrowser()
-  // Something in the history and the audit log: named versions with French names.
-  for (const name of ['Texte soumis aux délégations', 'Texte après relecture']) {
-    await api(app.server, 'POST', '/api/documents/demo-fr/versions', { body: { name }, cookie: app.admin, expect: 201 })
-  }
-})
-
-after(async () => {
-  await browser?.close()
-  await app?.close()
+const app = useApp(['alice', 'bruno', 'olga'], {
+  async setup ({ server, admin }) {
+    // Something in the history and the audit log: named versions with French names.
+    for (const name of ['Texte soumis aux délégations', 'Texte après relecture']) {
+      await api(server, 'POST', '/api/documents/demo-fr/versions', { body: { name }, cookie: admin, expect: 201 })
+    }
+  },
 })
 
 /**
@@ -87,63 +79,55 @@ async function visit (page, name, path, ready, markers) {
   assert.deepEqual(context, [], `${name} (${path}) still shows English`)
 }
 
-test('the language switch shows French throughout, and is remembered', async () => {
-  const { context, page } = await loggedIn(browser, app.server, 'admin')
-  try {
-    // English first: the test's word list does find English.
-    await page.locator('a.document-link').first().waitFor()
-    assert.ok(englishIn(await appText(page)).length > 3, 'the English page shows the English words')
+test('the language switch shows French throughout, and is remembered', async (t) => {
+  const { page } = await app.loggedIn(t, 'admin')
+  // English first: the test's word list does find English.
+  await page.locator('a.document-link').first().waitFor()
+  assert.ok(englishIn(await appText(page)).length > 3, 'the English page shows the English words')
 
-    await page.locator('header').getByLabel('Language', { exact: true }).selectOption('fr')
-    await page.getByRole('button', { name: 'Se déconnecter' }).waitFor({ timeout: 5000 })
-    assert.equal(await page.evaluate(() => document.documentElement.lang), 'fr')
-    // Kept on the account.
-    const who = (await api(app.server, 'GET', '/api/session', { cookie: app.admin, expect: 200 })).body
-    assert.equal(who.user.language, 'fr')
+  await page.locator('header').getByLabel('Language', { exact: true }).selectOption('fr')
+  await page.getByRole('button', { name: 'Se déconnecter' }).waitFor({ timeout: 5000 })
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'fr')
+  // Kept on the account.
+  const who = (await api(app.server, 'GET', '/api/session', { cookie: app.admin, expect: 200 })).body
+  assert.equal(who.user.language, 'fr')
 
-    const tab = (label) => (p) => p.locator('nav.tabs a[aria-current="page"]', { hasText: label })
-    await visit(page, 'documents', '/', (p) => p.locator('a.document-link').first(), ['Afficher les documents archivés', 'Créer un document', 'Mes tâches', 'Journal d’audit'])
-    await visit(page, 'text', '/documents/demo-fr', (p) => p.locator('.connection[data-state="saved"]'), ['Plan', 'Présents', 'Toutes les modifications sont enregistrées', 'Commentaires'])
-    await screenshot(page, 'editor-fr')
-    await visit(page, 'amendments', '/documents/demo-fr/amendments', tab('Amendements'), ['Amendements'])
-    await visit(page, 'votes', '/documents/demo-fr/votes', tab('Votes'), ['Votes'])
-    await visit(page, 'history', '/documents/demo-fr/history?from=1', (p) => [p.locator('.compare-summary'), p.locator('.version-list li').first(), p.getByRole('button', { name: 'Comparer' })], [
-      'Versions nommées',
-      'Comparer deux versions',
-      'Historique d’un paragraphe',
-      'Création du document',
-      'Texte après relecture',
-      'Modifications de la version 1 au texte actuel',
-    ])
-    await screenshot(page, 'history-fr')
-    await visit(page, 'manage', '/documents/demo-fr/manage', tab('Gérer'), ['Passer à', 'Changer de phase', 'Exporter', 'Règles des amendements'])
-    await visit(page, 'queue', '/queue', (p) => p.getByRole('heading', { level: 1, name: 'Mes tâches' }), ['Mes tâches'])
-    await visit(page, 'members', '/admin/members', (p) => p.locator('tr[data-member]').first(), [
-      'Membres et invitations',
-      'Inviter',
-      'Adresse électronique',
-      'Créer l’invitation',
-      'Filtrer par rôle',
-      'délégué·e',
-    ])
-    await screenshot(page, 'members-fr')
-    await visit(page, 'audit', '/admin/audit', (p) => p.locator('.audit-table tbody tr').first(), ['Journal d’audit', 'Type d’action', 'Entrées par page', 'Version nommée enregistrée', 'Connexion'])
+  const tab = (label) => (p) => p.locator('nav.tabs a[aria-current="page"]', { hasText: label })
+  await visit(page, 'documents', '/', (p) => p.locator('a.document-link').first(), ['Afficher les documents archivés', 'Créer un document', 'Mes tâches', 'Journal d’audit'])
+  await visit(page, 'text', '/documents/demo-fr', (p) => p.locator('.connection[data-state="saved"]'), ['Plan', 'Présents', 'Toutes les modifications sont enregistrées', 'Commentaires'])
+  await screenshot(page, 'editor-fr')
+  await visit(page, 'amendments', '/documents/demo-fr/amendments', tab('Amendements'), ['Amendements'])
+  await visit(page, 'votes', '/documents/demo-fr/votes', tab('Votes'), ['Votes'])
+  await visit(page, 'history', '/documents/demo-fr/history?from=1', (p) => [p.locator('.compare-summary'), p.locator('.version-list li').first(), p.getByRole('button', { name: 'Comparer' })], [
+    'Versions nommées',
+    'Comparer deux versions',
+    'Historique d’un paragraphe',
+    'Création du document',
+    'Texte après relecture',
+    'Modifications de la version 1 au texte actuel',
+  ])
+  await screenshot(page, 'history-fr')
+  await visit(page, 'manage', '/documents/demo-fr/manage', tab('Gérer'), ['Passer à', 'Changer de phase', 'Exporter', 'Règles des amendements'])
+  await visit(page, 'queue', '/queue', (p) => p.getByRole('heading', { level: 1, name: 'Mes tâches' }), ['Mes tâches'])
+  await visit(page, 'members', '/admin/members', (p) => p.locator('tr[data-member]').first(), [
+    'Membres et invitations',
+    'Inviter',
+    'Adresse électronique',
+    'Créer l’invitation',
+    'Filtrer par rôle',
+    'délégué·e',
+  ])
+  await screenshot(page, 'members-fr')
+  await visit(page, 'audit', '/admin/audit', (p) => p.locator('.audit-table tbody tr').first(), ['Journal d’audit', 'Type d’action', 'Entrées par page', 'Version nommée enregistrée', 'Connexion'])
 
-    // A reload keeps French.
-    await page.reload()
-    await page.getByRole('heading', { level: 1, name: 'Journal d’audit' }).waitFor({ timeout: 5000 })
-  } finally {
-    await context.close()
-  }
+  // A reload keeps French.
+  await page.reload()
+  await page.getByRole('heading', { level: 1, name: 'Journal d’audit' }).waitFor({ timeout: 5000 })
 
   // Another browser, English by its own settings and storage: French once logged in.
-  const again = await loggedIn(browser, app.server, 'admin', { lang: 'en' })
-  try {
-    await again.page.getByRole('button', { name: 'Se déconnecter' }).waitFor({ timeout: 5000 })
-    await again.page.getByRole('heading', { level: 1, name: 'Documents' }).waitFor()
-    assert.equal(await again.page.evaluate(() => document.documentElement.lang), 'fr')
-    assert.ok(await again.page.getByText('Afficher les documents archivés').isVisible())
-  } finally {
-    await again.context.close()
-  }
+  const again = await app.loggedIn(t, 'admin', { lang: 'en' })
+  await again.page.getByRole('button', { name: 'Se déconnecter' }).waitFor({ timeout: 5000 })
+  await again.page.getByRole('heading', { level: 1, name: 'Documents' }).waitFor()
+  assert.equal(await again.page.evaluate(() => document.documentElement.lang), 'fr')
+  await again.page.getByText('Afficher les documents archivés').waitFor({ timeout: 5000 })
 })

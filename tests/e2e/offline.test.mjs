@@ -1,51 +1,13 @@
 // A delegate loses the network, goes on writing (the page says the edits are kept), comes
 // back: the edit reaches the other browser and the server, and the page says all is saved.
-import { test, after, before } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { launchBrowser, loggedIn, openDocument, paragraph, screenshot, startApp, waitFor } from './harness.mjs'
-import { storedText } from '../node/helpers.mjs'
+import { caretAtStart, openDocument, paragraph, screenshot, storedText, useApp, waitFor } from './harness.mjs'
 
-let app, browser
-before(async () => {
-  app = await startApp(['alice', 'bruno'])
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  await app?.close()
-})
+const app = useApp(['alice', 'bruno'])
 
-test('an edit made offline reaches the other browser once back online', async () => {
-  const alice = await loggedIn(browser, app.server, 'alice')
-  const bruno = await loggedIn(browser, app.server, 'bruno')
-  await openDocument(alice.page, app.server, 'demo-en')
-  await openDocument(bruno.page, app.server, 'demo-en')
-  const status = alice.page.locator('.connection')
-  await alice.page.locator('.connection[data-state="saved"]').waitFor({ timeout: 5000 })
-
-  await alice.context.setOffline(true)
-  await alice.page.locator('.connection[data-state="offline"]').waitFor({ timeout: 5000 })
-  assert.match(await status.textContent(), /Offline — your edits are kept/)
-
-  await paragraph(alice.page, '2.1').click({ position: { x: 2, y: 8 } })
-  await alice.page.keyboard.press('Home')
-  await alice.page.keyboard.type('Written offline. ')
-  await screenshot(alice.page, 'editor-offline')
-  // Nothing reaches Bruno or the server meanwhile.
-  assert.equal(await paragraph(bruno.page, '2.1').filter({ hasText: 'Written offline.' }).count(), 0)
-  const before = await storedText(app.server, 'demo-en')
-  assert.ok(![...before.paragraphs.values()].some((t) => t.includes('Written offline.')))
-
-  await alice.context.setOffline(false)
-  await paragraph(bruno.page, '2.1').filter({ hasText: 'Written offline.' }).waitFor({ timeout: 10000 })
-  await alice.page.locator('.connection[data-state="saved"]').waitFor({ timeout: 10000 })
-  await waitFor(async () => {
-    const { paragraphs } = await storedText(app.server, 'demo-en')
-    return [...paragraphs.values()].some((t) => t.startsWith('Written offline. '))
-  }, 5000, 'the server stores the offline edit')
-  await alice.context.close()
-  await bruno.context.close()
-})
+/** How long the other browser is watched for an edit that must not reach it. */
+const NEVER_SEEN_MS = 1000
 
 /** How many updates y-indexeddb holds for the documents this page opened. */
 function storedUpdates (page) {
@@ -68,9 +30,42 @@ function storedUpdates (page) {
   })
 }
 
-test('an edit made offline is kept in the browser across a reload', async () => {
-  const alice = await loggedIn(browser, app.server, 'alice')
-  const bruno = await loggedIn(browser, app.server, 'bruno')
+test('an edit made offline reaches the other browser once back online', async (t) => {
+  const alice = await app.loggedIn(t, 'alice')
+  const bruno = await app.loggedIn(t, 'bruno')
+  await openDocument(alice.page, app.server, 'demo-en')
+  await openDocument(bruno.page, app.server, 'demo-en')
+  const status = alice.page.locator('.connection')
+  await alice.page.locator('.connection[data-state="saved"]').waitFor({ timeout: 5000 })
+
+  await alice.context.setOffline(true)
+  await alice.page.locator('.connection[data-state="offline"]').waitFor({ timeout: 5000 })
+  assert.match(await status.textContent(), /Offline — your edits are kept/)
+
+  const updatesBefore = await storedUpdates(alice.page)
+  await caretAtStart(alice.page, '2.1')
+  await alice.page.keyboard.type('Written offline. ')
+  await screenshot(alice.page, 'editor-offline')
+  // Nothing reaches Bruno or the server meanwhile: the app has taken the edit (it is in
+  // IndexedDB), and Bruno is watched for a while before the check.
+  await waitFor(async () => (await storedUpdates(alice.page)) > updatesBefore, 5000, 'the edit written to IndexedDB')
+  await bruno.page.waitForTimeout(NEVER_SEEN_MS)
+  assert.equal(await paragraph(bruno.page, '2.1').filter({ hasText: 'Written offline.' }).count(), 0)
+  const before = await storedText(app.server, 'demo-en')
+  assert.ok(![...before.paragraphs.values()].some((t) => t.includes('Written offline.')))
+
+  await alice.context.setOffline(false)
+  await paragraph(bruno.page, '2.1').filter({ hasText: 'Written offline.' }).waitFor({ timeout: 10000 })
+  await alice.page.locator('.connection[data-state="saved"]').waitFor({ timeout: 10000 })
+  await waitFor(async () => {
+    const { paragraphs } = await storedText(app.server, 'demo-en')
+    return [...paragraphs.values()].some((t) => t.startsWith('Written offline. '))
+  }, 5000, 'the server stores the offline edit')
+})
+
+test('an edit made offline is kept in the browser across a reload', async (t) => {
+  const alice = await app.loggedIn(t, 'alice')
+  const bruno = await app.loggedIn(t, 'bruno')
   // Alice's live connections pass through a switch, to reload her page later with the
   // connection going nowhere (as behind a captive portal).
   let blocked = false
@@ -84,8 +79,7 @@ test('an edit made offline is kept in the browser across a reload', async () => 
   await alice.context.setOffline(true)
   await alice.page.locator('.connection[data-state="offline"]').waitFor({ timeout: 5000 })
   const updatesBefore = await storedUpdates(alice.page)
-  await paragraph(alice.page, '1.2').click({ position: { x: 2, y: 8 } })
-  await alice.page.keyboard.press('Home')
+  await caretAtStart(alice.page, '1.2')
   await alice.page.keyboard.type('Gardé hors ligne. ')
   await waitFor(async () => (await storedUpdates(alice.page)) > updatesBefore, 5000, 'the edit written to IndexedDB')
 
@@ -102,6 +96,4 @@ test('an edit made offline is kept in the browser across a reload', async () => 
   await alice.page.reload()
   await paragraph(bruno.page, '1.2').filter({ hasText: 'Gardé hors ligne.' }).waitFor({ timeout: 10000 })
   await alice.page.locator('.connection[data-state="saved"]').waitFor({ timeout: 10000 })
-  await alice.context.close()
-  await bruno.context.close()
 })

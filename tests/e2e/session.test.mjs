@@ -1,22 +1,13 @@
 // An ended session (here: logged out from elsewhere) asks to log in again over the page; the
 // text typed meanwhile is kept and reaches the server once logged in. A 429 shows a wait.
-import { test, after, before } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { PEOPLE, api, launchBrowser, loggedIn, openDocument, paragraph, screenshot, startApp, waitFor } from './harness.mjs'
-import { storedText } from '../node/helpers.mjs'
+import { PEOPLE, api, caretAtStart, openDocument, paragraph, screenshot, storedText, useApp, waitFor } from './harness.mjs'
 
-let app, browser
-before(async () => {
-  app = await startApp(['alice'])
-  browser = await launchBrowser()
-})
-after(async () => {
-  await browser?.close()
-  await app?.close()
-})
+const app = useApp(['alice'])
 
-test('an ended session asks to log in again and keeps what was typed', async () => {
-  const alice = await loggedIn(browser, app.server, 'alice')
+test('an ended session asks to log in again and keeps what was typed', async (t) => {
+  const alice = await app.loggedIn(t, 'alice')
   await openDocument(alice.page, app.server, 'demo-en')
   await alice.page.locator('.connection[data-state="saved"]').waitFor({ timeout: 5000 })
 
@@ -24,8 +15,7 @@ test('an ended session asks to log in again and keeps what was typed', async () 
   const cookie = (await alice.context.cookies()).find((c) => c.name === 'manifesto_session')
   await api(app.server, 'DELETE', '/api/session', { cookie: `${cookie.name}=${cookie.value}`, expect: 204 })
 
-  await paragraph(alice.page, '3.1').click({ position: { x: 2, y: 8 } })
-  await alice.page.keyboard.press('Home')
+  await caretAtStart(alice.page, '3.1')
   await alice.page.keyboard.type('Typed after the session ended. ')
   const dialog = alice.page.getByRole('dialog', { name: 'Your session has ended' })
   await dialog.waitFor({ timeout: 20000 })
@@ -45,12 +35,10 @@ test('an ended session asks to log in again and keeps what was typed', async () 
     return [...paragraphs.values()].some((t) => t.startsWith('Typed after the session ended. '))
   }, 15000, 'the edit typed while logged out reaches the server after logging in again')
   await alice.page.locator('.connection[data-state="saved"]').waitFor({ timeout: 10000 })
-  await alice.context.close()
 })
 
-test('too many failed logins show how long to wait', async () => {
-  const context = await browser.newContext()
-  const page = await context.newPage()
+test('too many failed logins show how long to wait', async (t) => {
+  const { page } = await app.anonymous(t)
   await page.goto(`${app.server.origin}/login`)
   await page.getByLabel('Email').fill(PEOPLE.alice.email)
   let limited = false
@@ -62,5 +50,4 @@ test('too many failed logins show how long to wait', async () => {
   }
   assert.ok(limited, 'the wait message appeared')
   assert.match(await page.locator('.error[role=alert]').textContent(), /Too many attempts/)
-  await context.close()
 })
