@@ -19,7 +19,7 @@ use manifesto_server::auth::{Accounts, Role};
 use manifesto_server::config::{Config, Durability};
 use manifesto_server::documents::{DocumentError, Documents, InitialText};
 use manifesto_server::room::Room;
-use manifesto_server::store::{SledStore, Store, StoreError, StoredDocument, SyncMode};
+use manifesto_server::store::{Store, StoreError, StoredDocument, SyncMode};
 use manifesto_server::text::Metadata;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -410,8 +410,19 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, Stri
 
 /// Reads the document `name` as stored in a (stopped) server's data directory.
 pub fn stored_document(data_dir: &Path, name: &str) -> anyhow::Result<Room> {
-    let store = SledStore::open(&data_dir.join("store"), SyncMode::ProcessCrash)
-        .context("open the store")?;
+    // Right after `TestServer::stop` the directory lock may still be held for a few
+    // milliseconds (see `TestServer::start_full`): wait for it rather than fail.
+    let mut attempts = 0;
+    let store = loop {
+        match manifesto_server::open_sled_unchecked(data_dir, SyncMode::ProcessCrash) {
+            Ok(store) => break store,
+            Err(e) if attempts < 60 && format!("{e:#}").contains("in use") => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.context("open the store")),
+        }
+    };
     let stored = store.load_document(name).context("load document")?;
     Ok(Room::from_stored(&stored)?)
 }
